@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+
+/// Every setting of the service, read once at boot from the environment (and `.env` files in development).
+///
+/// A missing or malformed value stops the start with a `ConfigurationError` naming the variable.
+public struct MoeenConfiguration: Sendable {
+    public enum DatabaseTarget: Sendable, Equatable {
+        /// SQLite file (WAL mode); `":memory:"` keeps it in memory (tests).
+        case sqlite(path: String)
+        /// PostgreSQL connection URL.
+        case postgres(url: String)
+    }
+
+    public enum KeyProviderKind: String, Sendable, CaseIterable {
+        case local
+        case awsKMS = "aws-kms"
+        case vault
+    }
+
+    /// `development`, `testing` or `production` (Vapor's environment name).
+    public var environmentName: String
+    public var database: DatabaseTarget
+    /// External base URL, used for webhook URLs and links (no trailing slash).
+    public var publicURL: String?
+    public var keyProvider: KeyProviderKind
+    public var healthInterval: Duration
+    public var allowPrivateTargets: Bool
+    public var autoMigrate: Bool
+    public var logLevel: Logger.Level
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
+    public var metricsToken: String?
+    /// bcrypt cost for passwords (`MOEEN_BCRYPT_COST`, 10–16, default 12).
+    public var passwordHashCost: Int = 12
+    /// The full environment the configuration came from (key providers read their own settings from it).
+    public var environment: [String: String]
+
+    public var isProduction: Bool { environmentName == "production" }
+
+    public init(
+        environmentName: String = "development",
+        database: DatabaseTarget = .sqlite(path: "./moeen.sqlite"),
+        publicURL: String? = nil,
+        keyProvider: KeyProviderKind = .local,
+        healthInterval: Duration = .seconds(300),
+        allowPrivateTargets: Bool = false,
+        autoMigrate: Bool = true,
+        logLevel: Logger.Level = .info,
+        metricsToken: String? = nil,
+        environment: [String: String] = [:]
+    ) {
+        self.environmentName = environmentName
+        self.database = database
+        self.publicURL = publicURL
+        self.keyProvider = keyProvider
+        self.healthInterval = healthInterval
+        self.allowPrivateTargets = allowPrivateTargets
+        self.autoMigrate = autoMigrate
+        self.logLevel = logLevel
+        self.metricsToken = metricsToken
+        self.environment = environment
+    }
+
+    /// Parses the environment. Unknown variables are ignored; bad values of known ones are errors.
+    public static func parse(environment env: [String: String], environmentName: String) throws(ConfigurationError) -> MoeenConfiguration {
+        var config = MoeenConfiguration(environmentName: environmentName, environment: env)
+
+        if let url = nonEmpty(env["DATABASE_URL"]) {
+            guard let components = URLComponents(string: url),
+                  let scheme = components.scheme, ["postgres", "postgresql"].contains(scheme),
+                  components.host?.isEmpty == false
+            else {
+                throw ConfigurationError(variable: "DATABASE_URL", message: "must be a PostgreSQL URL like postgres://user:password@host:5432/database")
+            }
+            config.database = .postgres(url: url)
+        } else {
+            config.database = .sqlite(path: nonEmpty(env["MOEEN_SQLITE_PATH"]) ?? "./moeen.sqlite")
+        }
+
+        if let raw = nonEmpty(env["MOEEN_PUBLIC_URL"]) {
+            guard let components = URLComponents(string: raw),
+                  let scheme = components.scheme, ["http", "https"].contains(scheme),
+                  components.host?.isEmpty == false
+            else {
+                throw ConfigurationError(variable: "MOEEN_PUBLIC_URL", message: "must be an absolute http(s) URL like https://hub.example.org")
+            }
+            if environmentName == "production" && scheme != "https" {
+                throw ConfigurationError(variable: "MOEEN_PUBLIC_URL", message: "must use https in production")
+            }
+            config.publicURL = raw.hasSuffix("/") ? String(raw.dropLast()) : raw
+        }
+
+        if let raw = nonEmpty(env["MOEEN_KEY_PROVIDER"]) {
+            guard let kind = KeyProviderKind(rawValue: raw) else {
+                throw ConfigurationError(
+                    variable: "MOEEN_KEY_PROVIDER",
+                    message: "must be one of \(KeyProviderKind.allCases.map(\.rawValue).joined(separator: ", ")) (got \"\(raw)\")"
+                )
+            }
+            config.keyProvider = kind
+        }
+
+        if let raw = nonEmpty(env["MOEEN_HEALTH_INTERVAL"]) {
+            guard let interval = parseDuration(raw), interval >= .seconds(10) else {
+                throw ConfigurationError(variable: "MOEEN_HEALTH_INTERVAL", message: "must be a duration of at least 10 seconds, like 300, 90s, 5m or 1h (got \"\(raw)\")")
+            }
+            config.healthInterval = interval
+        }
+
+        config.allowPrivateTargets = try parseBool(env, "MOEEN_ALLOW_PRIVATE_TARGETS", default: false)
+        config.autoMigrate = try parseBool(env, "MOEEN_AUTO_MIGRATE", default: true)
+
+        if let raw = nonEmpty(env["LOG_LEVEL"]) {
+            guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+                throw ConfigurationError(variable: "LOG_LEVEL", message: "must be one of trace, debug, info, notice, warning, error, critical (got \"\(raw)\")")
+            }
+            config.logLevel = level
+        }
+
+        config.metricsToken = nonEmpty(env["MOEEN_METRICS_TOKEN"])
+        if let raw = nonEmpty(env["MOEEN_BCRYPT_COST"]) {
+            guard let cost = Int(raw), (10...16).contains(cost) else {
+                throw ConfigurationError(variable: "MOEEN_BCRYPT_COST", message: "must be a whole number from 10 to 16 (got \"\(raw)\")")
+            }
+            config.passwordHashCost = cost
+        }
+        return config
+    }
+
+    static func nonEmpty(_ value: String?) -> String? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    static func parseBool(_ env: [String: String], _ name: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
+        guard let raw = nonEmpty(env[name]) else { return fallback }
+        switch raw.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError(variable: name, message: "must be true or false (got \"\(raw)\")")
+        }
+    }
+
+    /// `300`, `300s`, `5m`, `1h`.
+    static func parseDuration(_ raw: String) -> Duration? {
+        let units: [(String, Int64)] = [("h", 3600), ("m", 60), ("s", 1)]
+        for (suffix, factor) in units where raw.hasSuffix(suffix) {
+            guard let value = Int64(raw.dropLast(suffix.count)), value >= 0 else { return nil }
+            return .seconds(value * factor)
+        }
+        guard let value = Int64(raw), value >= 0 else { return nil }
+        return .seconds(value)
+    }
+}
+
+/// A setting that stops the start: names the variable and says what it must be.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public let variable: String
+    public let message: String
+
+    public init(variable: String, message: String) {
+        self.variable = variable
+        self.message = message
+    }
+
+    public var description: String { "\(variable) \(message)" }
+}

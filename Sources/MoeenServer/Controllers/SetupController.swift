@@ -1,0 +1,90 @@
+import Fluent
+import Vapor
+
+/// `/setup`: creates the first admin from the one-time link printed by `moeen serve`.
+struct SetupController: RouteCollection {
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("setup", use: form)
+        routes.on(.POST, "setup", body: .collect(maxSize: "64kb"), use: submit)
+    }
+
+    struct PageContext: Encodable {
+        let token: String
+        let email: String
+        let name: String
+        let errors: [String: String]
+        let minimumPasswordLength: Int
+    }
+
+    @Sendable
+    func form(req: Request) async throws -> Response {
+        let token = req.query[String.self, at: "token"] ?? ""
+        guard try await SetupLinks.find(token, on: req.db) != nil else {
+            return try await expired(req)
+        }
+        return try await page(req, PageContext(token: token, email: "", name: "", errors: [:], minimumPasswordLength: Accounts.minimumPasswordLength))
+    }
+
+    struct Submission: Decodable {
+        let token: String?
+        let email: String?
+        let name: String?
+        let password: String?
+        let passwordConfirmation: String?
+
+        enum CodingKeys: String, CodingKey {
+            case token, email, name, password
+            case passwordConfirmation = "password_confirmation"
+        }
+    }
+
+    @Sendable
+    func submit(req: Request) async throws -> Response {
+        let input = try req.content.decode(Submission.self)
+        let token = input.token ?? ""
+        guard let record = try await SetupLinks.find(token, on: req.db),
+              try await User.query(on: req.db).count() == 0
+        else {
+            return try await expired(req)
+        }
+        let email = input.email ?? ""
+        let name = input.name ?? ""
+        let password = input.password ?? ""
+        if password != (input.passwordConfirmation ?? "") {
+            return try await page(req, PageContext(
+                token: token, email: email, name: name,
+                errors: ["password_confirmation": "The two passwords differ."],
+                minimumPasswordLength: Accounts.minimumPasswordLength
+            ), status: .unprocessableEntity)
+        }
+        do {
+            try await req.db.transaction { db in
+                let accounts = Accounts(db: db, passwordCost: req.moeenConfiguration.passwordHashCost)
+                _ = try await accounts.createUser(email: email, name: name, role: .admin, password: password)
+                record.usedAt = Date()
+                try await record.save(on: db)
+            }
+        } catch let problem as Accounts.Problem {
+            return try await page(req, PageContext(
+                token: token, email: email, name: name,
+                errors: [problem.field: problem.message],
+                minimumPasswordLength: Accounts.minimumPasswordLength
+            ), status: .unprocessableEntity)
+        }
+        req.logger.notice("first admin created", metadata: ["email": "\(email.lowercased())"])
+        return try await req.view.render("setup-done", ["email": email.lowercased()]).encodeResponse(for: req)
+    }
+
+    private func page(_ req: Request, _ context: PageContext, status: HTTPResponseStatus = .ok) async throws -> Response {
+        let response = try await req.view.render("setup", context).encodeResponse(for: req)
+        response.status = status
+        response.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
+        return response
+    }
+
+    private func expired(_ req: Request) async throws -> Response {
+        let response = try await req.view.render("setup-expired").encodeResponse(for: req)
+        response.status = .notFound
+        return response
+    }
+}

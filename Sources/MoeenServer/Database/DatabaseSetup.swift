@@ -1,0 +1,73 @@
+import Fluent
+import FluentPostgresDriver
+import FluentSQLiteDriver
+import SQLKit
+import Vapor
+
+enum DatabaseSetup {
+    /// Registers the configured database (SQLite file in WAL mode, or PostgreSQL) and every migration.
+    static func configure(_ app: Application, target: MoeenConfiguration.DatabaseTarget) throws {
+        switch target {
+        case .sqlite(let path):
+            if path == ":memory:" {
+                app.databases.use(.sqlite(.memory, sqlLogLevel: .trace), as: .sqlite)
+            } else {
+                let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                if !FileManager.default.fileExists(atPath: directory) {
+                    throw ConfigurationError(variable: "MOEEN_SQLITE_PATH", message: "points into a folder that does not exist: \(directory)")
+                }
+                app.databases.use(
+                    .sqlite(.file(path), connectionPoolTimeout: .seconds(30), sqlLogLevel: .trace),
+                    as: .sqlite
+                )
+            }
+        case .postgres(let url):
+            do {
+                var configuration = try SQLPostgresConfiguration(url: url)
+                configuration.searchPath = nil
+                app.databases.use(.postgres(configuration: configuration, maxConnectionsPerEventLoop: 4, sqlLogLevel: .trace), as: .psql)
+            } catch {
+                throw ConfigurationError(variable: "DATABASE_URL", message: "could not be used: \(error)")
+            }
+        }
+        registerMigrations(app.migrations)
+    }
+
+    /// Pragmas for the SQLite file: WAL journal, a busy timeout, foreign keys on.
+    static func prepareSQLite(_ database: any Database) async throws {
+        guard let sql = database as? any SQLDatabase, sql.dialect.name == "sqlite" else { return }
+        try await sql.raw("PRAGMA journal_mode=WAL").run()
+        try await sql.raw("PRAGMA busy_timeout=5000").run()
+        try await sql.raw("PRAGMA synchronous=NORMAL").run()
+    }
+
+    /// Applies pending migrations. On PostgreSQL under an advisory lock, so several starting processes
+    /// don't race: the second waits, then finds nothing left to do.
+    static func migrate(_ app: Application) async throws {
+        let database = app.db
+        guard let sql = database as? any SQLDatabase, sql.dialect.name == "postgresql" else {
+            try await app.autoMigrate()
+            return
+        }
+        try await sql.withSession { session in
+            try await session.raw("SELECT pg_advisory_lock(\(literal: advisoryLockKey))").run()
+            do {
+                try await app.autoMigrate()
+            } catch {
+                try? await session.raw("SELECT pg_advisory_unlock(\(literal: advisoryLockKey))").run()
+                throw error
+            }
+            try await session.raw("SELECT pg_advisory_unlock(\(literal: advisoryLockKey))").run()
+        }
+    }
+
+    /// A fixed 64-bit key for the migration lock ("moeenmig").
+    static let advisoryLockKey: Int64 = 0x6D6F_6565_6E6D_6967
+
+    /// Whether every registered migration has been applied (for `/ready`).
+    static func pendingMigrationCount(_ app: Application) async throws -> Int {
+        let migrator = app.migrator
+        try await migrator.setupIfNeeded().get()
+        return try await migrator.previewPrepareBatch().get().count
+    }
+}

@@ -1,0 +1,108 @@
+import Fluent
+import Vapor
+
+/// Turns every thrown error into API.md's error shape with the right status. Bad input is a 4xx, never a 500;
+/// an unexpected error is a 500 whose body says nothing internal (the log has the details).
+struct ErrorRenderingMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        do {
+            return try await next.respond(to: request)
+        } catch {
+            let apiError = Self.map(error)
+            if apiError.status == .internalServerError {
+                request.logger.report(error: error)
+            } else {
+                request.logger.debug("request failed", metadata: ["status": "\(apiError.status.code)", "code": "\(apiError.code)"])
+            }
+            return Self.render(apiError, for: request)
+        }
+    }
+
+    static func render(_ error: APIError, for request: Request) -> Response {
+        let body = ErrorBody(error: .init(code: error.code, message: error.message, fields: error.fields))
+        var headers = error.headers
+        headers.contentType = .json
+        let response = Response(status: error.status, headers: headers)
+        do {
+            try response.content.encode(body, using: JSONEncoder())
+        } catch {
+            response.body = .init(string: #"{"error":{"code":"internal_error","message":"Internal error."}}"#)
+        }
+        return response
+    }
+
+    static func map(_ error: any Error) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as DecodingError:
+            return map(decoding: error)
+        case let error as ValidationsError:
+            var fields: [String: String] = [:]
+            for failure in error.failures where failure.result.isFailure {
+                fields[failure.key.stringValue] = failure.result.failureDescription ?? "is not valid"
+            }
+            return .validation(fields)
+        case let error as any DatabaseError where error.isConstraintFailure:
+            let text = String(describing: error)
+            if text.contains("UNIQUE") || text.contains("duplicate key") || text.contains("23505") {
+                return .conflict("A record with the same unique values already exists.")
+            }
+            return APIError(.unprocessableEntity, code: "validation_failed", message: "A value breaks a data rule (allowed values, range or reference).")
+        case let error as any AbortError:
+            return APIError(error.status, code: code(for: error.status), message: error.reason, headers: error.headers)
+        default:
+            return APIError(.internalServerError, code: "internal_error", message: "Something went wrong on our side; it has been logged.")
+        }
+    }
+
+    /// Malformed JSON is a 400; well-formed JSON with a wrong or missing field is a 422 naming the field.
+    static func map(decoding error: DecodingError) -> APIError {
+        func path(_ context: DecodingError.Context, appending key: (any CodingKey)? = nil) -> String {
+            let keys = context.codingPath + (key.map { [$0] } ?? [])
+            return keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return .malformed("The body is not valid JSON.")
+        case .dataCorrupted(let context):
+            return .validation(field: path(context), context.debugDescription)
+        case .keyNotFound(let key, let context):
+            return .validation(field: path(context, appending: key), "required")
+        case .valueNotFound(_, let context):
+            return .validation(field: path(context), "required")
+        case .typeMismatch(let type, let context):
+            if context.codingPath.isEmpty { return .malformed("The body must be a JSON object.") }
+            return .validation(field: path(context), "must be \(describe(type))")
+        @unknown default:
+            return .malformed("The body could not be read.")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Double.Type: "a number"
+        default: "a value of another type"
+        }
+    }
+
+    static func code(for status: HTTPResponseStatus) -> String {
+        switch status.code {
+        case 400: "malformed_request"
+        case 401: "unauthenticated"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 405: "method_not_allowed"
+        case 409: "conflict"
+        case 413: "payload_too_large"
+        case 415: "unsupported_media_type"
+        case 422: "validation_failed"
+        case 429: "rate_limited"
+        case 503: "unavailable"
+        default: status.code >= 500 ? "internal_error" : "bad_request"
+        }
+    }
+}

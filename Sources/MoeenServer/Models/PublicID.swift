@@ -1,0 +1,36 @@
+import Foundation
+
+/// The original system's readable identifiers: `int_20261129_1a2b3c4d` (prefix, UTC date, 8 hex digits).
+public enum PublicID {
+    public enum Prefix: String, Sendable, CaseIterable {
+        case integration = "int"
+        case integrationTestLog = "itl"
+        case contact = "cnt"
+        case lead = "led"
+        case deal = "del"
+        case contactActivity = "cac"
+        case progressGoal = "pgl"
+        case progressAssessment = "pas"
+        case progressReport = "prp"
+        case trainingProgram = "trp"
+        case trainingProgress = "tpr"
+        case familyMember = "fmb"
+        case supportSession = "sps"
+        case resource = "res"
+        case patient = "pat"
+    }
+
+    public static func make(_ prefix: Prefix, at date: Date = Date()) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        let day = String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+        let random = String(format: "%08x", UInt32.random(in: .min ... .max))
+        return "\(prefix.rawValue)_\(day)_\(random)"
+    }
+
+    /// Whether the text has the shape of a public id with that prefix.
+    public static func matches(_ text: String, _ prefix: Prefix) -> Bool {
+        text.hasPrefix(prefix.rawValue + "_") && text.count <= 64
+    }
+}

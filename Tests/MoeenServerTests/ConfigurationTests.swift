@@ -1,0 +1,61 @@
+import Foundation
+@testable import MoeenServer
+import Testing
+
+@Suite("Configuration")
+struct ConfigurationTests {
+    @Test("defaults: SQLite at ./moeen.sqlite, local keys, 5-minute health interval")
+    func defaults() throws {
+        let config = try MoeenConfiguration.parse(environment: [:], environmentName: "development")
+        #expect(config.database == .sqlite(path: "./moeen.sqlite"))
+        #expect(config.keyProvider == .local)
+        #expect(config.healthInterval == .seconds(300))
+        #expect(config.allowPrivateTargets == false)
+        #expect(config.autoMigrate == true)
+    }
+
+    @Test("every setting is read", arguments: [
+        ("DATABASE_URL", "postgres://u:p@db.internal:5432/moeen"),
+        ("MOEEN_PUBLIC_URL", "https://hub.example.org/"),
+        ("MOEEN_KEY_PROVIDER", "vault"),
+        ("MOEEN_HEALTH_INTERVAL", "90s"),
+        ("MOEEN_ALLOW_PRIVATE_TARGETS", "true"),
+        ("LOG_LEVEL", "debug"),
+    ])
+    func reads(variable: String, value: String) throws {
+        let config = try MoeenConfiguration.parse(environment: [variable: value], environmentName: "development")
+        switch variable {
+        case "DATABASE_URL": #expect(config.database == .postgres(url: value))
+        case "MOEEN_PUBLIC_URL": #expect(config.publicURL == "https://hub.example.org")
+        case "MOEEN_KEY_PROVIDER": #expect(config.keyProvider == .vault)
+        case "MOEEN_HEALTH_INTERVAL": #expect(config.healthInterval == .seconds(90))
+        case "MOEEN_ALLOW_PRIVATE_TARGETS": #expect(config.allowPrivateTargets)
+        default: #expect(config.logLevel == .debug)
+        }
+    }
+
+    @Test("a bad value stops the start with a message naming the variable", arguments: [
+        ("DATABASE_URL", "mysql://localhost/db"),
+        ("MOEEN_PUBLIC_URL", "hub.example.org"),
+        ("MOEEN_KEY_PROVIDER", "azure"),
+        ("MOEEN_HEALTH_INTERVAL", "soon"),
+        ("MOEEN_ALLOW_PRIVATE_TARGETS", "maybe"),
+        ("MOEEN_AUTO_MIGRATE", "perhaps"),
+        ("LOG_LEVEL", "loud"),
+        ("MOEEN_BCRYPT_COST", "3"),
+    ])
+    func rejects(variable: String, value: String) {
+        #expect {
+            _ = try MoeenConfiguration.parse(environment: [variable: value], environmentName: "development")
+        } throws: { error in
+            (error as? ConfigurationError)?.variable == variable && "\(error)".hasPrefix(variable)
+        }
+    }
+
+    @Test("production requires https for the public URL")
+    func productionHTTPS() {
+        #expect(throws: ConfigurationError.self) {
+            _ = try MoeenConfiguration.parse(environment: ["MOEEN_PUBLIC_URL": "http://hub.example.org"], environmentName: "production")
+        }
+    }
+}
