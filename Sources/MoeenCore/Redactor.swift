@@ -1,0 +1,123 @@
+import Foundation
+
+/// Removes secrets and personal data from text, JSON, URLs and headers before they are
+/// logged or stored (test logs, audit logs, exchanges).
+///
+/// - Every given secret string is replaced by `[REDACTED]` wherever it appears.
+/// - `Authorization: …`, `Bearer …` and `Basic …` values become `[REDACTED]`.
+/// - Query parameters that carry credentials (`access_token`, `token`, `key`, `api_key`,
+///   `client_secret`, `refresh_token`, `signature`, `sig`, `password`, `code`…) become `[REDACTED]`.
+/// - Phone numbers written `+` and 8–15 digits keep their last four digits (`+*******4567`);
+///   JSON values under phone-like keys (`to`, `from`, `phone`, `wa_id`…) are masked the same way.
+/// - E-mail addresses keep the first letter and the domain (`a***@example.org`).
+/// - JSON values under secret-like keys (`access_token`, `auth_token`, `api_key`, `password`…)
+///   become `[REDACTED]` whatever they contain.
+public struct Redactor: Sendable {
+    public static let mask = "[REDACTED]"
+
+    /// Extra strings to remove (the integration's secret setting values).
+    public var secrets: [String]
+
+    public init(secrets: [String] = []) {
+        // Longest first so a secret containing another is removed whole; ignore trivially short ones.
+        self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+    }
+
+    /// Keys whose values are always removed from JSON.
+    public static let secretKeys: Set<String> = [
+        "access_token", "auth_token", "api_key", "apikey", "client_secret", "refresh_token", "id_token",
+        "app_secret", "signing_secret", "webhook_verify_token", "webhook_url", "password", "secret",
+        "authorization", "token", "private_key",
+    ]
+    /// Keys whose values are phone numbers.
+    public static let phoneKeys: Set<String> = [
+        "to", "from", "phone", "phone_number", "wa_id", "recipient_id", "input", "display_phone_number",
+        "from_number", "caller", "called",
+    ]
+    /// Query parameter names whose values are credentials.
+    public static let secretQueryNames: Set<String> = [
+        "access_token", "token", "key", "api_key", "apikey", "client_secret", "refresh_token", "signature",
+        "sig", "password", "code", "auth", "hub.verify_token",
+    ]
+
+    /// The text with secrets, credentials, phone numbers and e-mail addresses masked.
+    public func redact(_ text: String) -> String {
+        var out = text
+        for secret in secrets { out = out.replacingOccurrences(of: secret, with: Self.mask) }
+        out = out.replacing(#/(?i)(authorization"?\s*[:=]\s*"?)[^"\r\n,}]+/#) { match in
+            "\(match.output.1)\(Self.mask)"
+        }
+        out = out.replacing(#/(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+\/=]{4,}/#) { match in
+            "\(match.output.1) \(Self.mask)"
+        }
+        out = out.replacing(#/([?&;])([A-Za-z0-9_.\-]+)=([^&#\s"']*)/#) { match in
+            let name = String(match.output.2)
+            guard Self.secretQueryNames.contains(name.lowercased()), !match.output.3.isEmpty else {
+                return String(match.output.0)
+            }
+            return "\(match.output.1)\(name)=\(Self.mask)"
+        }
+        out = out.replacing(#/([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)/#) { match in
+            Self.maskEmail(String(match.output.0))
+        }
+        out = out.replacing(#/(^|[^\w+])(\+\d{8,15})(?!\d)/#) { match in
+            "\(match.output.1)\(Self.maskPhone(String(match.output.2)))"
+        }
+        return out
+    }
+
+    /// The JSON with secret-keyed values removed, phone-keyed values masked and every string redacted.
+    public func redact(_ json: JSONValue) -> JSONValue {
+        switch json {
+        case .string(let text):
+            return .string(redact(text))
+        case .array(let items):
+            return .array(items.map(redact))
+        case .object(let members):
+            var out: [String: JSONValue] = [:]
+            for (key, value) in members {
+                let lower = key.lowercased()
+                if Self.secretKeys.contains(lower) {
+                    out[key] = value.isNull ? .null : .string(Self.mask)
+                } else if Self.phoneKeys.contains(lower), case .string(let text) = value {
+                    out[key] = .string(text.contains("@") ? redact(text) : Self.maskPhone(text))
+                } else {
+                    out[key] = redact(value)
+                }
+            }
+            return .object(out)
+        default:
+            return json
+        }
+    }
+
+    /// The URL with credential query parameters and secrets removed (path kept).
+    public func redactURL(_ url: String) -> String {
+        redact(url)
+    }
+
+    /// Header names and values with `Authorization`, cookies and API-key headers removed.
+    public func redactHeaders(_ headers: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        headers.map { header in
+            let lower = header.name.lowercased()
+            if ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"].contains(lower) {
+                return (header.name, Self.mask)
+            }
+            return (header.name, redact(header.value))
+        }
+    }
+
+    /// `+9665******4567`-style mask keeping the last four digits (and a leading `+`).
+    public static func maskPhone(_ phone: String) -> String {
+        let digits = phone.filter(\.isASCIIDigit)
+        guard digits.count > 4 else { return String(repeating: "*", count: digits.count) }
+        let prefix = phone.hasPrefix("+") ? "+" : ""
+        return prefix + String(repeating: "*", count: digits.count - 4) + digits.suffix(4)
+    }
+
+    /// `a***@example.org`: first character of the local part, then the domain.
+    public static func maskEmail(_ email: String) -> String {
+        guard let at = email.firstIndex(of: "@"), at > email.startIndex else { return email }
+        return "\(email[email.startIndex])***\(email[at...])"
+    }
+}

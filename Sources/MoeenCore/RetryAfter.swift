@@ -1,0 +1,33 @@
+import Foundation
+
+/// Parsing of the `Retry-After` header and similar reset hints.
+public enum RetryAfter {
+    /// `Retry-After` as delay-seconds (`"120"`) or an HTTP date (`"Wed, 21 Oct 2015 07:28:00 GMT"`),
+    /// relative to `now`. Past dates give zero; unparseable values give `nil`.
+    public static func parse(_ value: String, now: Date = Date()) -> Duration? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed), seconds.isFinite, seconds >= 0 {
+            return .milliseconds(Int64((seconds * 1000).rounded()))
+        }
+        guard let date = httpDate(trimmed) else { return nil }
+        return .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+    }
+
+    /// A reset instant given as epoch seconds (SendGrid's `X-RateLimit-Reset`), relative to `now`.
+    public static func fromEpochReset(_ value: String, now: Date = Date()) -> Duration? {
+        guard let epoch = Double(value.trimmingCharacters(in: .whitespaces)), epoch.isFinite else { return nil }
+        return .milliseconds(Int64(max(0, epoch - now.timeIntervalSince1970) * 1000))
+    }
+
+    /// Parses the three date forms RFC 9110 accepts (IMF-fixdate, RFC 850, asctime).
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        for format in ["EEE, dd MMM yyyy HH:mm:ss zzz", "EEEE, dd-MMM-yy HH:mm:ss zzz", "EEE MMM d HH:mm:ss yyyy"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        return nil
+    }
+}

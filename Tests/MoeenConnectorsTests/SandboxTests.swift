@@ -1,0 +1,36 @@
+import Foundation
+import MoeenConnectors
+import MoeenCore
+import ProviderStandIns
+import Testing
+
+@Suite("Stand-in sandbox")
+struct SandboxTests {
+    @Test("all seven start and their working settings pass every probe")
+    func allSeven() async throws {
+        let sandbox = StandInSandbox()
+        let endpoints = try await sandbox.start()
+        #expect(endpoints.map(\.type) == IntegrationType.allCases)
+        #expect(Set(endpoints.map(\.baseURL)).count == 7)
+        let registry = makeRegistry()
+        for endpoint in endpoints {
+            #expect(IntegrationCatalog.validate(type: endpoint.type, config: endpoint.settings).isEmpty)
+            let result = await registry.connector(for: endpoint.type).probe(config: endpoint.settings,
+                                                                              timeout: .seconds(10))
+            #expect(result.success, "\(endpoint.type): \(result.message)")
+        }
+        try await sandbox.shutdown()
+    }
+
+    @Test("added latency is applied and counted only for the requests asked")
+    func latency() async throws {
+        try await withStandIn(RecordAPIStandIn.seha()) { standIn, settings in
+            await standIn.faults.set(FaultPlan(latency: .milliseconds(300), remaining: 1))
+            let slow = await makeRegistry().seha.probe(config: settings, timeout: .seconds(10))
+            let fast = await makeRegistry().seha.probe(config: settings, timeout: .seconds(10))
+            #expect(slow.success && fast.success)
+            #expect(slow.durationMs >= 300)
+            #expect(fast.durationMs < 300)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Foundation
+import MoeenCore
+import Testing
+
+@Suite("Retry-After")
+struct RetryAfterTests {
+    @Test("seconds and HTTP dates")
+    func parse() {
+        let now = Date(timeIntervalSince1970: 1_445_412_400) // Wed, 21 Oct 2015 07:26:40 GMT
+        #expect(RetryAfter.parse("120", now: now) == .seconds(120))
+        #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:00 GMT", now: now) == .seconds(80))
+        #expect(RetryAfter.parse("soon", now: now) == nil)
+        #expect(RetryAfter.fromEpochReset("1445412430", now: now) == .seconds(30))
+    }
+
+    @Test("form encoding round-trips")
+    func form() {
+        let encoded = FormURLEncoding.encode([("To", "+15550001234"), ("Body", "مرحبا & hi")])
+        #expect(encoded.hasPrefix("To=%2B15550001234&Body="))
+        #expect(FormURLEncoding.decode(encoded).map(\.1) == ["+15550001234", "مرحبا & hi"])
+    }
+}
