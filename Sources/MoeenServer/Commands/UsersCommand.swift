@@ -90,4 +90,5 @@ func registerCommands(_ app: Application) {
     app.asyncCommands.use(UsersCommand(), as: "users")
     app.asyncCommands.use(TokensCommand(), as: "tokens")
     app.asyncCommands.use(IntegrationsCommand(), as: "integrations")
+    app.asyncCommands.use(KeysCommand(), as: "keys")
 }

@@ -1,6 +1,7 @@
 import Fluent
 import Foundation
 import MoeenCore
+import SQLKit
 import Vapor
 
 /// `/api/integrations`: read for every signed-in role; writing is admin only (API.md "Roles").
@@ -265,6 +266,16 @@ struct TestLogDTO: Content {
 }
 
 extension IntegrationConfig {
+    /// The row's settings as stored now; on PostgreSQL the row stays locked (`FOR UPDATE`) until the
+    /// transaction ends, so concurrent writers of the same row take turns.
+    static func lockedConfig(_ id: UUID, on db: any Database) async throws -> JSONValue? {
+        guard let sql = db as? any SQLDatabase else { return try await IntegrationConfig.find(id, on: db)?.config }
+        struct Row: Decodable { let config: JSONValue }
+        var select = sql.select().column("config").from(IntegrationConfig.schema).where("id", .equal, id)
+        if db.isPostgres { select = select.for(.update) }
+        return try await select.first(decoding: Row.self)?.config
+    }
+
     /// Finds by UUID or `public_id`; 404 otherwise.
     static func find(idOrPublicID raw: String?, on db: any Database) async throws -> IntegrationConfig {
         guard let raw, !raw.isEmpty else { throw APIError.notFound("The integration") }

@@ -144,6 +144,9 @@ struct ConfigPlan {
     var plain: [String: JSONValue]
     var keptSealed: [String: JSONValue]
     var newSecrets: [String: String]
+    /// The fields this write sets (plain values) or removes, applied over the row as it is when written.
+    var setPlain: [String: JSONValue] = [:]
+    var removed: Set<String> = []
 
     /// Merges the incoming settings over the stored ones and validates the result with the catalogue
     /// (`config.<field>` in the error). A disabled integration may be saved incomplete (required fields are
@@ -162,6 +165,7 @@ struct ConfigPlan {
                 switch value {
                 case .null:
                     plan.keptSealed[field] = nil
+                    plan.removed.insert(field)
                 case .string(let text):
                     let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
                     let hint = plan.keptSealed[field]?["hint"]?.stringValue
@@ -175,10 +179,18 @@ struct ConfigPlan {
                 }
             } else {
                 switch value {
-                case .null: plan.plain[field] = nil
+                case .null:
+                    plan.plain[field] = nil
+                    plan.removed.insert(field)
                 case .string(let text):
                     let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    plan.plain[field] = trimmed.isEmpty ? nil : .string(trimmed)
+                    if trimmed.isEmpty {
+                        plan.plain[field] = nil
+                        plan.removed.insert(field)
+                    } else {
+                        plan.plain[field] = .string(trimmed)
+                        plan.setPlain[field] = .string(trimmed)
+                    }
                 default: problems["config.\(field)"] = "must be a string"
                 }
             }
@@ -206,10 +218,16 @@ struct ConfigPlan {
         return plan
     }
 
-    /// Seals the new secrets and returns the config to store.
+    /// Seals the new secrets and returns the config to store: this write's changes applied over the row's
+    /// settings as they are now in the database (read inside the caller's transaction, locked on PostgreSQL),
+    /// so a concurrent key rotation that re-sealed the other fields is not undone.
     func apply(secrets: IntegrationSecrets, row: IntegrationConfig, on db: any Database) async throws -> JSONValue {
-        var result = plain
-        for (field, value) in keptSealed { result[field] = value }
+        var result: [String: JSONValue] = [:]
+        if let id = row.id, let current = try await IntegrationConfig.lockedConfig(id, on: db) {
+            result = StoredConfig(current).values
+        }
+        for field in removed { result[field] = nil }
+        for (field, value) in setPlain { result[field] = value }
         for (field, entry) in try await secrets.seal(newSecrets, for: row, on: db) { result[field] = entry }
         return .object(result)
     }

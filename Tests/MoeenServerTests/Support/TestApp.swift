@@ -13,25 +13,40 @@ func withMoeenApp<T>(
     customize: @escaping @Sendable (inout MoeenConfiguration) -> Void = { _ in },
     _ body: @Sendable (Application) async throws -> T
 ) async throws -> T {
-    _ = LogCapture.shared
     let database = try await TestDatabases.make()
+    do {
+        let result = try await withMoeenApp(database: database.target, customize: customize, body)
+        await database.cleanup()
+        return result
+    } catch {
+        await database.cleanup()
+        throw error
+    }
+}
+
+/// Runs `body` with an application on an existing database (migrating it when needed): for tests that
+/// restart the service on the same data.
+func withMoeenApp<T>(
+    database: MoeenConfiguration.DatabaseTarget,
+    customize: @escaping @Sendable (inout MoeenConfiguration) -> Void = { _ in },
+    _ body: @Sendable (Application) async throws -> T
+) async throws -> T {
+    _ = LogCapture.shared
     let app = try await Application.make(.testing)
     do {
-        var config = MoeenConfiguration(environmentName: "testing", database: database.target)
+        var config = MoeenConfiguration(environmentName: "testing", database: database)
         config.passwordHashCost = 4
         config.logLevel = .trace
         config.environment["MOEEN_MASTER_KEY"] = TestKeys.masterKey
         config.allowPrivateTargets = true
         customize(&config)
         try await configure(app, configuration: config)
-        if !TestDatabases.isPostgres { try await app.autoMigrate() }
+        try await app.autoMigrate()
         let result = try await body(app)
         try await app.asyncShutdown()
-        await database.cleanup()
         return result
     } catch {
         try? await app.asyncShutdown()
-        await database.cleanup()
         throw error
     }
 }
