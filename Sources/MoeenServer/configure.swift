@@ -33,6 +33,7 @@ public func configure(_ app: Application, configuration: MoeenConfiguration? = n
         viewDirectory: Resources.viewsDirectory
     ))
 
+    try await ServicesSetup.configure(app, config: config)
     app.lifecycle.use(SQLitePragmas())
     try routes(app)
     registerCommands(app)

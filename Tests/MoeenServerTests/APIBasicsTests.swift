@@ -27,7 +27,9 @@ struct APIBasicsTests {
         defer { Task { await database.cleanup() } }
         let app = try await Application.make(.testing)
         do {
-            try await configure(app, configuration: MoeenConfiguration(environmentName: "testing", database: database.target))
+            try await configure(app, configuration: MoeenConfiguration(
+                environmentName: "testing", database: database.target, environment: ["MOEEN_MASTER_KEY": TestKeys.masterKey]
+            ))
             try await app.testing().test(.GET, "ready") { res async throws in
                 #expect(res.status == .serviceUnavailable)
             }

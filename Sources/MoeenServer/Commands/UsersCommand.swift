@@ -89,4 +89,6 @@ struct CommandFailure: Error, CustomStringConvertible, LocalizedError {
 func registerCommands(_ app: Application) {
     app.asyncCommands.use(UsersCommand(), as: "users")
     app.asyncCommands.use(TokensCommand(), as: "tokens")
+    app.asyncCommands.use(IntegrationsCommand(), as: "integrations")
+    app.asyncCommands.use(KeysCommand(), as: "keys")
 }

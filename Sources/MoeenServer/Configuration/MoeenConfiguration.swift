@@ -30,6 +30,8 @@ public struct MoeenConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
     public var metricsToken: String?
+    /// The total time one provider call may take (PROVIDERS.md: 15 s; tests shorten it).
+    public var providerTimeout: Duration = .seconds(15)
     /// bcrypt cost for passwords (`MOEEN_BCRYPT_COST`, 10–16, default 12).
     public var passwordHashCost: Int = 12
     /// The full environment the configuration came from (key providers read their own settings from it).

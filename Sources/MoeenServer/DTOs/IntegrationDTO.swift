@@ -86,6 +86,11 @@ struct StoredConfig {
         value["sealed"]?.stringValue != nil
     }
 
+    /// The settings as the audit log keeps them: secrets only as `{"set": true}` (no hint).
+    var auditView: JSONValue {
+        .object(values.mapValues { Self.isSealedEntry($0) ? ["set": true] : $0 })
+    }
+
     /// The settings as the API shows them: secrets replaced by `{"set", "hint"}`.
     var publicView: JSONValue {
         var view: [String: JSONValue] = [:]

@@ -1,4 +1,5 @@
 import Fluent
+import MoeenSecrets
 import Vapor
 
 /// Turns every thrown error into API.md's error shape with the right status. Bad input is a 4xx, never a 500;
@@ -9,7 +10,9 @@ struct ErrorRenderingMiddleware: AsyncMiddleware {
             return try await next.respond(to: request)
         } catch {
             let apiError = Self.map(error)
-            if apiError.status == .internalServerError {
+            if let error = error as? SecretsError {
+                request.logger.error("secret could not be used", metadata: ["error": .string(error.description)])
+            } else if apiError.status == .internalServerError {
                 request.logger.report(error: error)
             } else {
                 request.logger.debug("request failed", metadata: ["status": "\(apiError.status.code)", "code": "\(apiError.code)"])
@@ -35,6 +38,8 @@ struct ErrorRenderingMiddleware: AsyncMiddleware {
         switch error {
         case let error as APIError:
             return error
+        case let error as SecretsError:
+            return error.apiError
         case let error as DecodingError:
             return map(decoding: error)
         case let error as ValidationsError:

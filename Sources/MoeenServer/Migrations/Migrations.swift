@@ -22,4 +22,7 @@ func registerMigrations(_ migrations: Migrations) {
     migrations.add(CreateFamilyMembers())
     migrations.add(CreateSupportSessions())
     migrations.add(CreateResources())
+    migrations.add(CreateIntegrationDataKeys())
+    migrations.add(CreateKeyRotations())
+    migrations.add(CreateIntegrationHealthHistory())
 }

@@ -1,6 +1,8 @@
 import Fluent
 import Foundation
+import MoeenCore
 @testable import MoeenServer
+import ProviderStandIns
 import Testing
 import Vapor
 import VaporTesting
@@ -12,21 +14,39 @@ func withMoeenApp<T>(
     _ body: @Sendable (Application) async throws -> T
 ) async throws -> T {
     let database = try await TestDatabases.make()
-    let app = try await Application.make(.testing)
     do {
-        var config = MoeenConfiguration(environmentName: "testing", database: database.target)
-        config.passwordHashCost = 4
-        config.logLevel = .warning
-        customize(&config)
-        try await configure(app, configuration: config)
-        if !TestDatabases.isPostgres { try await app.autoMigrate() }
-        let result = try await body(app)
-        try await app.asyncShutdown()
+        let result = try await withMoeenApp(database: database.target, customize: customize, body)
         await database.cleanup()
         return result
     } catch {
-        try? await app.asyncShutdown()
         await database.cleanup()
+        throw error
+    }
+}
+
+/// Runs `body` with an application on an existing database (migrating it when needed): for tests that
+/// restart the service on the same data.
+func withMoeenApp<T>(
+    database: MoeenConfiguration.DatabaseTarget,
+    customize: @escaping @Sendable (inout MoeenConfiguration) -> Void = { _ in },
+    _ body: @Sendable (Application) async throws -> T
+) async throws -> T {
+    _ = LogCapture.shared
+    let app = try await Application.make(.testing)
+    do {
+        var config = MoeenConfiguration(environmentName: "testing", database: database)
+        config.passwordHashCost = 4
+        config.logLevel = .trace
+        config.environment["MOEEN_MASTER_KEY"] = TestKeys.masterKey
+        config.allowPrivateTargets = true
+        customize(&config)
+        try await configure(app, configuration: config)
+        try await app.autoMigrate()
+        let result = try await body(app)
+        try await app.asyncShutdown()
+        return result
+    } catch {
+        try? await app.asyncShutdown()
         throw error
     }
 }
@@ -63,4 +83,55 @@ func errorCode(_ response: TestingHTTPResponse) throws -> String? {
 /// `error.fields` of an error answer.
 func errorFields(_ response: TestingHTTPResponse) throws -> [String: String]? {
     (try json(response)["error"] as? [String: Any])?["fields"] as? [String: String]
+}
+
+/// Keys for tests: made fresh for each test process, never written anywhere.
+enum TestKeys {
+    static let masterKey = randomKey()
+    static let otherMasterKey = randomKey()
+
+    static func randomKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).base64EncodedString()
+    }
+}
+
+/// Starts a stand-in of `type` on a free port for the duration of `body`.
+func withStandIn<R>(_ type: IntegrationType, _ body: (any ProviderStandIn, [String: String]) async throws -> R) async throws -> R {
+    let standIn: any ProviderStandIn = switch type {
+    case .whatsapp: WhatsAppStandIn()
+    case .sms: TwilioStandIn()
+    case .email: SendGridStandIn()
+    case .googleCalendar: GoogleCalendarStandIn()
+    case .slack: SlackStandIn()
+    case .seha: RecordAPIStandIn.seha()
+    case .tatman: RecordAPIStandIn.tatman()
+    }
+    let url = try await standIn.start()
+    do {
+        let result = try await body(standIn, standIn.workingSettings(baseURL: url))
+        try await standIn.shutdown()
+        return result
+    } catch {
+        try? await standIn.shutdown()
+        throw error
+    }
+}
+
+extension Application {
+    /// Sends a JSON request through the in-memory tester and returns the status and the decoded body.
+    func call(_ method: HTTPMethod, _ path: String, auth: String?, body: JSONValue? = nil) async throws -> (status: HTTPStatus, json: [String: Any], text: String) {
+        var headers: HTTPHeaders = [:]
+        if let auth { headers.add(name: .authorization, value: auth) }
+        headers.contentType = .json
+        var result: (HTTPStatus, [String: Any], String) = (.internalServerError, [:], "")
+        try await testing().test(method, path, headers: headers, beforeRequest: { req in
+            if let body { req.body = ByteBuffer(string: body.jsonText()) }
+        }) { res async throws in
+            let text = res.body.string
+            let object = (try? JSONSerialization.jsonObject(with: Data(buffer: res.body))) as? [String: Any] ?? [:]
+            result = (res.status, object, text)
+        }
+        return result
+    }
 }

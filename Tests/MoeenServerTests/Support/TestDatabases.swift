@@ -61,6 +61,7 @@ actor PostgresTemplate {
             do {
                 var config = MoeenConfiguration(environmentName: "testing", database: .postgres(url: PostgresAdmin.url(adminURL, database: name)))
                 config.passwordHashCost = 4
+                config.environment["MOEEN_MASTER_KEY"] = TestKeys.masterKey
                 try await configure(app, configuration: config)
                 try await app.autoMigrate()
             } catch {

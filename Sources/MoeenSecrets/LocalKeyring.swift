@@ -1,0 +1,137 @@
+import Crypto
+import Foundation
+
+/// The versioned master keys of the `local` provider.
+///
+/// Text form (the value of `MOEEN_MASTER_KEY`, or the file named by `MOEEN_MASTER_KEY_FILE`):
+/// entries separated by newlines or commas, each `vN:BASE64` or a bare `BASE64` (meaning `v1`);
+/// each key is 32 random bytes. Lines starting with `#` are comments. The highest version is current;
+/// older versions still unwrap data keys wrapped by them.
+///
+/// A file whose first line is `# development key` was generated for development and is refused in production.
+public struct LocalKeyring: Sendable {
+    /// One master key version.
+    public struct Entry: Sendable {
+        public var version: Int
+        /// `local:` + the first 8 hex digits of the SHA-256 of the key bytes.
+        public var keyID: String
+        var key: SymmetricKey
+    }
+
+    /// The header line marking a development key file.
+    public static let developmentMarker = "# development key"
+
+    /// Versions in ascending order; never empty.
+    public let entries: [Entry]
+    /// Whether the text came from a development key file.
+    public let isDevelopmentKey: Bool
+
+    /// The current (highest) version.
+    public var current: Entry { entries[entries.count - 1] }
+
+    /// Every version present.
+    public var versions: [Int] { entries.map(\.version) }
+
+    /// Parses keyring text. `source` names where it came from (`MOEEN_MASTER_KEY` or the file setting)
+    /// so that errors tell what to fix; errors never include key material.
+    public init(text: String, source: String) throws {
+        var parsed: [Entry] = []
+        var isDevelopment = false
+        var position = 0
+        for (lineNumber, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") {
+                if lineNumber == 0, line.lowercased().hasPrefix(Self.developmentMarker) { isDevelopment = true }
+                continue
+            }
+            for rawEntry in line.split(separator: ",") {
+                let entry = rawEntry.trimmingCharacters(in: .whitespaces)
+                if entry.isEmpty { continue }
+                position += 1
+                parsed.append(try Self.parseEntry(entry, position: position, source: source))
+            }
+        }
+        guard !parsed.isEmpty else {
+            throw SecretsError.configuration(
+                "\(source) holds no key; set it to the base64 of 32 random bytes (e.g. `openssl rand -base64 32`)")
+        }
+        parsed.sort { $0.version < $1.version }
+        for (previous, next) in zip(parsed, parsed.dropFirst()) where previous.version == next.version {
+            throw SecretsError.configuration("\(source) lists key version v\(next.version) twice")
+        }
+        entries = parsed
+        isDevelopmentKey = isDevelopment
+    }
+
+    private static func parseEntry(_ entry: String, position: Int, source: String) throws -> Entry {
+        var version = 1
+        var encoded = Substring(entry)
+        if entry.first == "v" || entry.first == "V", let colon = entry.firstIndex(of: ":") {
+            guard let number = Int(entry[entry.index(after: entry.startIndex)..<colon]), number >= 1 else {
+                throw SecretsError.configuration(
+                    "\(source): key entry \(position) has a bad version prefix; write entries as vN:BASE64 with N ≥ 1")
+            }
+            version = number
+            encoded = entry[entry.index(after: colon)...]
+        }
+        guard let bytes = Base64.decode(encoded) else {
+            throw SecretsError.configuration(
+                "\(source): key entry \(position) (v\(version)) is not valid base64; "
+                    + "set it to the base64 of 32 random bytes (e.g. `openssl rand -base64 32`)")
+        }
+        guard bytes.count == 32 else {
+            throw SecretsError.configuration(
+                "\(source): key entry \(position) (v\(version)) is \(bytes.count) bytes long, but a master key "
+                    + "must be exactly 32 bytes (e.g. `openssl rand -base64 32`)")
+        }
+        return Entry(version: version, keyID: keyID(for: bytes), key: SymmetricKey(data: bytes))
+    }
+
+    /// `local:` + first 8 hex digits of SHA-256(key bytes).
+    static func keyID(for bytes: [UInt8]) -> String {
+        "local:" + String(Hex.encode(SHA256.hash(data: bytes)).prefix(8))
+    }
+
+    func entry(version: Int) -> Entry? {
+        entries.first { $0.version == version }
+    }
+
+    func entry(keyID: String) -> Entry? {
+        entries.first { $0.keyID == keyID }
+    }
+
+    // MARK: Files
+
+    /// Text of a new key file holding one fresh key `v1`, optionally marked as a development key.
+    static func newKeyFileText(development: Bool) -> String {
+        var text = ""
+        if development {
+            text += developmentMarker + " — generated by Moeen Hub for local development only; never use it in production\n"
+        }
+        text += "v1:\(Base64.encode(SymmetricKey(size: .bits256).bytes))\n"
+        return text
+    }
+
+    /// Adds a fresh key version (highest + 1) to the key file at `fileURL` (creating the file with `v1`
+    /// if it does not exist) and leaves the file with mode 0600. Used by `moeen keys rotate`.
+    /// The file is replaced atomically; a development key file stays marked as such.
+    /// - Returns: the new current version and its key id.
+    @discardableResult
+    public static func generateNewVersion(appendingTo fileURL: URL) throws -> (version: Int, keyID: String) {
+        let path = fileURL.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            try SecureFile.create(at: fileURL, contents: newKeyFileText(development: false))
+            let ring = try LocalKeyring(text: try SecureFile.read(fileURL), source: path)
+            return (ring.current.version, ring.current.keyID)
+        }
+        let existing = try SecureFile.read(fileURL)
+        let ring = try LocalKeyring(text: existing, source: path)
+        let version = ring.current.version + 1
+        let bytes = SymmetricKey(size: .bits256).bytes
+        var text = existing
+        if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
+        text += "v\(version):\(Base64.encode(bytes))\n"
+        try SecureFile.replace(at: fileURL, contents: text)
+        return (version, keyID(for: bytes))
+    }
+}

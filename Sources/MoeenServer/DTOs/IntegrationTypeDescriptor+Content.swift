@@ -1,0 +1,4 @@
+import MoeenCore
+import Vapor
+
+extension IntegrationTypeDescriptor: Content {}
