@@ -75,6 +75,11 @@ struct AdminPagesTests {
             let admin = try await app.browserSession(role: .admin)
             let id = try await app.integrationID("seha")
             let (headers, body) = admin.form(["enabled": "true"])
+            let incomplete = try await app.postForm("/settings/integrations/\(id)/enable", body, headers: headers)
+            #expect(incomplete.status == .unprocessableEntity)
+            #expect(incomplete.html.contains("id=\"field-api_key-error\""))
+            let (_, settings) = admin.form(["config.api_key": "seha-test-key", "config.facility_id": "F-1", "config.api_url": "https://api.seha.sa"])
+            #expect(try await app.postForm("/settings/integrations/\(id)/save", settings, headers: headers).status == .seeOther)
             let res = try await app.postForm("/settings/integrations/\(id)/enable", body, headers: headers)
             #expect(res.location == "/settings/integrations/\(id)?notice=now_enabled")
             #expect(try await IntegrationConfig.query(on: app.db).filter(\.$publicID == id).first()?.isEnabled == true)
@@ -124,21 +129,27 @@ struct AdminPagesTests {
         #expect(HealthChart([], language: .ar).isEmpty)
     }
 
-    @Test("a stored secret never reaches any page: neither its value nor its sealed text, only …hint")
+    @Test("a secret stored through IntegrationWriter never reaches any page: neither its value nor its sealed text, only …hint")
     func secretsNeverInHTML() async throws {
         try await withMoeenApp { app in
             let admin = try await app.browserSession(role: .admin)
-            let sentinel = "SENTINEL-secret-value-9f2c"
-            let sealed = "SEALED-TEXT-0123456789abcdef"
+            let user = AuthenticatedUser(id: admin.userID, email: admin.email, name: "Admin", role: .admin)
+            let sentinel = "SENTINEL-secret-value-7c1d9f2c"
+            var sealedTexts: [String] = []
             for row in try await IntegrationConfig.query(on: app.db).all() {
                 guard let type = IntegrationType(rawValue: row.integrationType) else { continue }
-                var config = StoredConfig(row.config).values
+                var config: [String: JSONValue] = [:]
                 for name in IntegrationCatalog.secretFieldNames(for: type) {
-                    config[name] = ["sealed": .string(sealed), "hint": "9f2c"]
+                    config[name] = .string(name == "webhook_url" ? "https://hooks.example.org/services/\(sentinel)" : sentinel)
                 }
-                row.config = .object(config)
-                try await row.save(on: app.db)
+                let request = Request(application: app, on: app.eventLoopGroup.next())
+                let saved = try await IntegrationWriter(req: request).update(row, IntegrationPatch(config: config), by: user)
+                for value in StoredConfig(saved.config).values.values {
+                    if let sealed = value["sealed"]?.stringValue { sealedTexts.append(sealed) }
+                }
             }
+            #expect(sealedTexts.count >= 7)
+            #expect(!sealedTexts.contains { $0.contains(sentinel) })
             var pages = ["/settings", "/settings/integrations", "/settings/users", "/settings/alerts", "/settings/security", "/api/integrations"]
             for row in try await IntegrationConfig.query(on: app.db).all() {
                 pages.append("/settings/integrations/\(row.publicID)")
@@ -148,11 +159,69 @@ struct AdminPagesTests {
                 let res = try await app.page(path, headers: admin.headers)
                 #expect(res.status == .ok, "\(path)")
                 #expect(!res.html.contains(sentinel), "\(path)")
-                #expect(!res.html.contains(sealed), "\(path)")
-                #expect(!res.html.contains("sealed"), "\(path)")
+                for sealed in sealedTexts { #expect(!res.html.contains(sealed), "\(path)") }
+                #expect(!res.html.contains("\"sealed\""), "\(path)")
             }
             let whatsapp = try await app.page("/settings/integrations/\(try await app.integrationID("whatsapp"))?lang=en", headers: admin.headers)
             #expect(whatsapp.html.contains("set, ending …9f2c"))
+            let security = try await app.page("/settings/security?lang=en", headers: admin.headers)
+            #expect(security.html.contains("data-testid=\"key-versions\""))
+        }
+    }
+
+    @Test("test connection from the page: the script's JSON call, and the plain form post that redirects back to the result")
+    func testConnectionFromPage() async throws {
+        try await withStandIn(.whatsapp) { _, settings in
+            try await withMoeenApp { app in
+                let admin = try await app.browserSession(role: .admin)
+                let id = try await app.integrationID("whatsapp")
+                var fields: [String: String] = ["name": "WhatsApp Business API"]
+                for (key, value) in settings { fields["config.\(key)"] = value }
+                let (headers, body) = admin.form(fields)
+                let saved = try await app.postForm("/settings/integrations/\(id)/save", body, headers: headers)
+                #expect(saved.status == .seeOther, "\(saved.html)")
+
+                // Script: JSON with the X-CSRF-Token header.
+                var jsonHeaders = admin.headers
+                jsonHeaders.replaceOrAdd(name: .accept, value: "application/json")
+                jsonHeaders.replaceOrAdd(name: "X-CSRF-Token", value: admin.csrf)
+                let viaScript = try await app.postForm("/settings/integrations/\(id)/test", ["test_type": "connection"], headers: jsonHeaders)
+                #expect(viaScript.status == .ok)
+                #expect(try json(viaScript)["status"] as? String == "success")
+
+                // No script: form post, redirect, the page shows the result, the log and the health.
+                let (_, testBody) = admin.form(["test_type": "connection"])
+                let viaForm = try await app.postForm("/settings/integrations/\(id)/test", testBody, headers: headers)
+                #expect(viaForm.status == .seeOther)
+                #expect(viaForm.location == "/settings/integrations/\(id)#test-result")
+                let page = try await app.page("/settings/integrations/\(id)", headers: admin.headers)
+                #expect(page.html.contains("data-testid=\"test-result\" data-status=\"success\""))
+                #expect(page.html.components(separatedBy: "data-testid=\"test-log-row\"").count - 1 == 2)
+                #expect(page.html.contains("<circle class=\"dot\""))
+                #expect(!page.html.contains(try #require(settings["access_token"])))
+
+                // A bad token: the provider's own message is shown.
+                let (_, bad) = admin.form(["config.access_token": "not-a-valid-token"])
+                _ = try await app.postForm("/settings/integrations/\(id)/save", bad, headers: headers)
+                _ = try await app.postForm("/settings/integrations/\(id)/test", testBody, headers: headers)
+                let failed = try await app.page("/settings/integrations/\(id)", headers: admin.headers)
+                #expect(failed.html.contains("data-testid=\"test-result\" data-status=\"failed\""))
+                #expect(failed.html.contains("Invalid OAuth access token"))
+            }
+        }
+    }
+
+    @Test("an invalid setting is shown next to its field, with what was entered")
+    func validationNextToField() async throws {
+        try await withMoeenApp { app in
+            let admin = try await app.browserSession(role: .admin)
+            let id = try await app.integrationID("email")
+            let (headers, body) = admin.form(["name": "SendGrid Email Service", "config.from_email": "not-an-address"])
+            let res = try await app.postForm("/settings/integrations/\(id)/save", body, headers: headers)
+            #expect(res.status == .unprocessableEntity)
+            #expect(res.html.contains("id=\"field-from_email-error\""))
+            #expect(res.html.contains("value=\"not-an-address\""))
+            #expect(res.html.contains("data-testid=\"form-error\""))
         }
     }
 

@@ -154,7 +154,15 @@ struct IntegrationPageController: RouteCollection {
     func enable(req: Request) async throws -> Response {
         let row = try await load(req)
         let wanted = (try? req.content.get(String.self, at: "enabled")) == "true"
-        _ = try await IntegrationWriter(req: req).update(row, IntegrationPatch(isEnabled: wanted), by: req.currentUser)
+        do {
+            _ = try await IntegrationWriter(req: req).update(row, IntegrationPatch(isEnabled: wanted), by: req.currentUser)
+        } catch let error as APIError where error.status == .unprocessableEntity {
+            // Enabling needs complete settings: show what is missing next to each field.
+            let fresh = try await load(req)
+            let draft = Draft(name: fresh.name, description: fresh.description ?? "", values: [:],
+                              errors: error.fields ?? [:], formError: Strings.text("fix_errors", req.language))
+            return try await render(req, fresh, draft: draft, status: .unprocessableEntity)
+        }
         return AdminView.redirect(req, to: SiteURL.integration(publicID: row.publicID).path, notice: wanted ? "now_enabled" : "now_disabled")
     }
 
@@ -227,10 +235,19 @@ extension JSONValue {
     }
 }
 
-/// Where the health chart's points come from: the health history once it is kept, else rebuilt from tests.
+/// Where the health chart's points come from: the health history (newest 50 points); for a row tested before
+/// the history was kept, rebuilt from its test logs.
 enum HealthHistorySource {
     static func points(for row: IntegrationConfig, logs: [IntegrationTestLog], on db: any Database) async throws -> [(at: Date, score: Int)] {
-        HealthChart.history(fromLogs: logs.compactMap { log in
+        let history = try await IntegrationHealthHistory.query(on: db)
+            .filter(\.$integration.$id == row.requireID())
+            .sort(\.$recordedAt, .descending)
+            .limit(50)
+            .all()
+        if !history.isEmpty {
+            return history.reversed().map { (at: $0.recordedAt, score: $0.score) }
+        }
+        return HealthChart.history(fromLogs: logs.compactMap { log in
             log.createdAt.map { (at: $0, success: log.status == "success", durationMs: log.durationMs ?? 0) }
         })
     }

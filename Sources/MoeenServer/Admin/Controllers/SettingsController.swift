@@ -1,7 +1,6 @@
 import Fluent
 import Foundation
 import MoeenCore
-import SQLKit
 import Vapor
 
 /// `/settings` and its tabs General, Integrations, Alerts and Security (Users: `UsersPageController`).
@@ -85,8 +84,9 @@ struct SettingsController: RouteCollection {
     }
 }
 
-/// Which wrapping keys the stored data keys use, read defensively from `integration_data_keys` (kept by the
-/// secrets service): the table may not exist yet and its column names are matched loosely.
+/// Which wrapping keys the stored data keys use (`integration_data_keys`, rows per provider/key/version) and
+/// when a rotation last completed (`key_rotations`). Read defensively: a database without those tables
+/// (or an unreadable one) shows "no key data" instead of failing the page.
 enum KeyUsage {
     struct Version: Equatable {
         let key: String
@@ -95,39 +95,24 @@ enum KeyUsage {
     }
 
     static func read(on db: any Database, logger: Logger) async -> (versions: [Version], lastRotation: Date?) {
-        guard let sql = db as? any SQLDatabase else { return ([], nil) }
         do {
-            let rows = try await sql.raw("SELECT * FROM integration_data_keys").all()
-            var counts: [String: (key: String, version: String, rows: Int)] = [:]
-            var newest: Date?
-            for row in rows {
-                let columns = row.allColumns
-                let keyColumn = columns.first { ["key_id", "wrapping_key_id", "master_key_id", "kek_id"].contains($0) }
-                let versionColumn = columns.first { ["key_version", "wrapping_key_version", "master_key_version", "version", "kek_version"].contains($0) }
-                let key = keyColumn.flatMap { text(row, $0) } ?? "—"
-                let version = versionColumn.flatMap { text(row, $0) } ?? "—"
-                let id = key + "\u{1f}" + version
-                counts[id, default: (key, version, 0)].rows += 1
-                for column in ["rotated_at", "rewrapped_at", "updated_at", "created_at"] where columns.contains(column) {
-                    if let date = try? row.decode(column: column, as: Date?.self) {
-                        newest = max(newest ?? date, date)
-                        break
-                    }
-                }
+            let keys = try await IntegrationDataKey.query(on: db).all()
+            var counts: [String: Version] = [:]
+            for key in keys {
+                let label = "\(key.provider):\(key.keyID)"
+                let id = label + "\u{1f}\(key.keyVersion)"
+                counts[id] = Version(key: label, version: String(key.keyVersion), rows: (counts[id]?.rows ?? 0) + 1)
             }
-            let versions = counts.values.map { Version(key: $0.key, version: $0.version, rows: $0.rows) }
-                .sorted { ($0.key, $0.version) < ($1.key, $1.version) }
-            return (versions, newest)
+            let versions = counts.values.sorted { ($0.key, $0.version) < ($1.key, $1.version) }
+            let rotation = try? await KeyRotation.query(on: db)
+                .filter(\.$status == "completed")
+                .sort(\.$startedAt, .descending)
+                .first()
+            return (versions, rotation.map { $0.finishedAt ?? $0.startedAt })
         } catch {
-            logger.debug("integration_data_keys not readable", metadata: ["reason": "\(String(describing: error).prefix(200))"])
+            logger.debug("key usage not readable", metadata: ["reason": "\(String(describing: error).prefix(200))"])
             return ([], nil)
         }
-    }
-
-    private static func text(_ row: any SQLRow, _ column: String) -> String? {
-        if let value = try? row.decode(column: column, as: String?.self) { return value }
-        if let value = try? row.decode(column: column, as: Int?.self) { return String(value) }
-        return nil
     }
 }
 
