@@ -139,3 +139,18 @@ def driver(artifacts):
     browser.implicitly_wait(0)
     yield browser
     browser.quit()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, keep a screenshot and the page's HTML in the artifacts folder."""
+    outcome = yield
+    report = outcome.get_result()
+    browser = item.funcargs.get("driver") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and browser is not None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            browser.save_screenshot(str(ARTIFACTS / f"FAILED-{item.name}.png"))
+            (ARTIFACTS / f"FAILED-{item.name}.html").write_text(browser.page_source)
+        except Exception:  # the browser itself may be gone
+            pass

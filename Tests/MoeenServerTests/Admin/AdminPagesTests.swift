@@ -191,7 +191,9 @@ struct AdminPagesTests {
 
                 // No script: form post, redirect, the page shows the result, the log and the health.
                 let (_, testBody) = admin.form(["test_type": "connection"])
-                let viaForm = try await app.postForm("/settings/integrations/\(id)/test", testBody, headers: headers)
+                var browserHeaders = headers
+                browserHeaders.replaceOrAdd(name: .accept, value: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+                let viaForm = try await app.postForm("/settings/integrations/\(id)/test", testBody, headers: browserHeaders)
                 #expect(viaForm.status == .seeOther)
                 #expect(viaForm.location == "/settings/integrations/\(id)#test-result")
                 let page = try await app.page("/settings/integrations/\(id)", headers: admin.headers)

@@ -174,7 +174,8 @@ struct IntegrationPageController: RouteCollection {
     func test(req: Request) async throws -> Response {
         let row = try await load(req)
         let type = try Self.type(of: row)
-        let wantsJSON = req.headers.accept.mediaTypes.contains(.json)
+        // Compared as text: HTTPMediaType equality treats a browser's `*/*` as matching JSON.
+        let wantsJSON = req.headers.accept.contains { $0.mediaType.type == "application" && $0.mediaType.subType == "json" }
         let testType = (try? req.content.get(String.self, at: "test_type")).flatMap { $0.isEmpty ? nil : $0 } ?? "connection"
         let request = IntegrationTestRequest(integration: row, type: type, config: nil, testType: testType, recipient: nil)
         do {
