@@ -124,7 +124,7 @@ let package = Package(
             dependencies: ["ProviderStandIns", .product(name: "VaporTesting", package: "vapor")],
             swiftSettings: strict
         ),
-        .testTarget(name: "moeenTests", dependencies: ["moeen"], swiftSettings: strict),
+        .testTarget(name: "moeenTests", dependencies: ["moeen", "ProviderStandIns", "MoeenCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )
