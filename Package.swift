@@ -107,7 +107,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "MoeenCoreTests", dependencies: ["MoeenCore"], swiftSettings: strict),
-        .testTarget(name: "MoeenSecretsTests", dependencies: ["MoeenSecrets", "MoeenCore"], swiftSettings: strict),
+        .testTarget(name: "MoeenSecretsTests", dependencies: ["MoeenSecrets", "MoeenCore", "ProviderStandIns"], swiftSettings: strict),
         .testTarget(name: "MoeenConnectorsTests", dependencies: ["MoeenConnectors", "MoeenCore", "ProviderStandIns"], swiftSettings: strict),
         .testTarget(
             name: "MoeenServerTests",
@@ -124,7 +124,7 @@ let package = Package(
             dependencies: ["ProviderStandIns", .product(name: "VaporTesting", package: "vapor")],
             swiftSettings: strict
         ),
-        .testTarget(name: "moeenTests", dependencies: ["moeen"], swiftSettings: strict),
+        .testTarget(name: "moeenTests", dependencies: ["moeen", "ProviderStandIns", "MoeenCore"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,9 +32,7 @@ enum Entrypoint {
         do {
             try await configure(app)
             app.asyncCommands.use(SandboxCommand(), as: "sandbox")
-            if ServeStartup.isServe(env.arguments) {
-                try await ServeStartup.prepare(app, arguments: env.arguments)
-            }
+            try await ServeStartup.prepare(app, arguments: env.arguments)
             try await app.execute()
             try await app.asyncShutdown()
         } catch {

@@ -1,6 +1,7 @@
 import Foundation
 @testable import MoeenServer
 import Testing
+import Vapor
 
 @Suite("Configuration")
 struct ConfigurationTests {
@@ -57,5 +58,32 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) {
             _ = try MoeenConfiguration.parse(environment: ["MOEEN_PUBLIC_URL": "http://hub.example.org"], environmentName: "production")
         }
+    }
+}
+
+@Suite("Start-up key checks")
+struct StartupKeyTests {
+    @Test("production without a master key stops the start with a message saying what to set")
+    func productionNeedsKey() async throws {
+        let app = try await Application.make(.testing)
+        var config = MoeenConfiguration(environmentName: "production", database: .sqlite(path: ":memory:"))
+        config.environment = [:]
+        do {
+            try await configure(app, configuration: config)
+            Issue.record("configure should have failed")
+        } catch let error as ConfigurationError {
+            #expect(error.description.contains("MOEEN_MASTER_KEY"))
+        }
+        try await app.asyncShutdown()
+    }
+
+    @Test("a master key that is not 32 bytes of base64 stops the start naming the variable")
+    func badKey() async throws {
+        let app = try await Application.make(.testing)
+        let config = MoeenConfiguration(environmentName: "testing", database: .sqlite(path: ":memory:"), environment: ["MOEEN_MASTER_KEY": "not-a-key"])
+        await #expect { try await configure(app, configuration: config) } throws: { error in
+            "\(error)".contains("MOEEN_MASTER_KEY")
+        }
+        try await app.asyncShutdown()
     }
 }

@@ -217,3 +217,49 @@ struct SecretsTests {
         }
     }
 }
+
+@Suite("Key providers in the service")
+struct KeyProviderServiceTests {
+    @Test("the vault provider (transit) seals through the API, survives a restart, and rotation re-wraps under the new key version")
+    func vault() async throws {
+        let vault = VaultTransitStandIn(token: "testing-vault-token", keyNames: ["moeen"])
+        let address = try await vault.start()
+        do {
+            let database = try await TestDatabases.makeEmpty()
+            defer { Task { await database.cleanup() } }
+            let settings: @Sendable (inout MoeenConfiguration) -> Void = { config in
+                config.keyProvider = .vault
+                config.environment = [
+                    "MOEEN_KEY_PROVIDER": "vault", "VAULT_ADDR": address.absoluteString,
+                    "VAULT_TOKEN": "testing-vault-token", "MOEEN_VAULT_TRANSIT_KEY": "moeen",
+                ]
+            }
+            let id = try await withMoeenApp(database: database.target, customize: settings) { app in
+                let auth = try await app.bearer(role: .admin)
+                let created = try await app.call(.POST, "api/integrations", auth: auth, body: [
+                    "integration_type": "seha", "name": "Vault sealed",
+                    "config": ["api_url": "https://api.seha.sa", "facility_id": "F1", "api_key": "vault-protected-value"],
+                ])
+                #expect(created.status == .created, "\(created.text)")
+                let key = try #require(try await IntegrationDataKey.query(on: app.db).filter(\.$provider == "vault").first())
+                #expect(key.keyID == "vault:moeen")
+                #expect(key.keyVersion == 1)
+                return try #require(created.json["public_id"] as? String)
+            }
+            await vault.rotate(key: "moeen")
+            try await withMoeenApp(database: database.target, customize: settings) { app in
+                let row = try #require(try await IntegrationConfig.query(on: app.db).filter(\.$publicID == id).first())
+                #expect(try await app.integrationSecrets.open(row, on: app.db)["api_key"] == "vault-protected-value")
+                let service = KeyRotationService(db: app.db, secrets: try app.integrationSecrets, logger: app.logger)
+                let run = try await service.rotate(reencrypt: false)
+                #expect(run.status == "completed")
+                #expect(try await service.status().versions.map(\.version) == [2])
+                #expect(try await app.integrationSecrets.open(row, on: app.db)["api_key"] == "vault-protected-value")
+            }
+        } catch {
+            try? await vault.shutdown()
+            throw error
+        }
+        try await vault.shutdown()
+    }
+}

@@ -1,4 +1,6 @@
 import Foundation
+import MoeenCore
+import ProviderStandIns
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -31,6 +33,7 @@ struct CommandLineTests {
         process.executableURL = binary
         process.arguments = arguments
         process.environment = environment
+        if let directory = environment["MOEEN_TEST_DIRECTORY"] { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -56,6 +59,7 @@ struct CommandLineTests {
         env["MOEEN_SQLITE_PATH"] = directory.appendingPathComponent("moeen.sqlite").path
         env["MOEEN_BCRYPT_COST"] = "10"
         env["LOG_LEVEL"] = "warning"
+        env["MOEEN_TEST_DIRECTORY"] = directory.path
         return (env, directory)
     }
 
@@ -107,6 +111,7 @@ struct CommandLineTests {
         process.executableURL = Self.binary
         process.arguments = ["serve", "--port", "\(port)"]
         process.environment = env
+        process.currentDirectoryURL = directory
         let out = Pipe()
         process.standardOutput = out
         process.standardError = Pipe()
@@ -138,6 +143,71 @@ struct CommandLineTests {
         }
         let integrations = try Self.sqlite(directory.appendingPathComponent("moeen.sqlite"), "SELECT integration_type FROM integration_configs")
         #expect(integrations.count == 7)
+    }
+
+    @Test("integrations test prints the result and logs it like the API; integrations list and keys status answer")
+    func integrationsTestCommand() async throws {
+        var (env, directory) = try Self.freshEnvironment()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        env["MOEEN_ALLOW_PRIVATE_TARGETS"] = "true"
+        let standIn = RecordAPIStandIn.seha()
+        let standInURL = try await standIn.start()
+        defer { Task { try? await standIn.shutdown() } }
+
+        #expect(try Self.run(["users", "create", "--email", "ops@example.org", "--name", "Ops", "--role", "admin", "--password", "a long enough password"], environment: env).status == 0)
+        let token = try Self.run(["tokens", "create", "--email", "ops@example.org", "--name", "cli"], environment: env)
+        let bearer = "Bearer " + (token.stdout.split(separator: "\n").last.map(String.init) ?? "")
+
+        let port = Int.random(in: 40_001...60_000)
+        let server = Process()
+        server.executableURL = Self.binary
+        server.arguments = ["serve", "--port", "\(port)"]
+        server.environment = env
+        server.currentDirectoryURL = directory
+        server.standardOutput = Pipe()
+        server.standardError = Pipe()
+        try server.run()
+        defer { server.terminate(); server.waitUntilExit() }
+        #expect(try await poll(try #require(URL(string: "http://127.0.0.1:\(port)/ready")), within: .seconds(60)) == 200)
+
+        var settings = standIn.workingSettings(baseURL: standInURL)
+        settings["facility_id"] = settings["facility_id"] ?? "F-100"
+        var create = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/api/integrations")))
+        create.httpMethod = "POST"
+        create.setValue(bearer, forHTTPHeaderField: "Authorization")
+        create.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        create.httpBody = try JSONSerialization.data(withJSONObject: [
+            "integration_type": "seha", "name": "Seha", "is_enabled": true, "config": settings,
+        ])
+        let (body, response) = try await URLSession.shared.data(for: create)
+        #expect((response as? HTTPURLResponse)?.statusCode == 201, "\(String(decoding: body, as: UTF8.self))")
+        let id = try #require((try JSONSerialization.jsonObject(with: body) as? [String: Any])?["public_id"] as? String)
+
+        let test = try Self.run(["integrations", "test", id], environment: env)
+        #expect(test.status == 0, "\(test.stderr)")
+        #expect(test.stdout.contains("\(id) seha: success"), "\(test.stdout)")
+        #expect(test.stdout.contains("health score:"))
+
+        var logs = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/api/integrations/\(id)/logs")))
+        logs.setValue(bearer, forHTTPHeaderField: "Authorization")
+        let (logBody, _) = try await URLSession.shared.data(for: logs)
+        let rows = (try JSONSerialization.jsonObject(with: logBody) as? [String: Any])?["data"] as? [[String: Any]]
+        #expect(rows?.count == 1)
+        #expect(rows?.first?["status"] as? String == "success")
+
+        let list = try Self.run(["integrations", "list"], environment: env)
+        #expect(list.status == 0)
+        #expect(list.stdout.contains(id))
+        #expect(list.stdout.split(separator: "\n").count == 9, "header, seven defaults and the new one: \(list.stdout)")
+
+        let keys = try Self.run(["keys", "status"], environment: env)
+        #expect(keys.status == 0, "\(keys.stderr)")
+        #expect(keys.stdout.contains("key provider: local"))
+
+        await standIn.faults.set(FaultPlan(errorRate: 1))
+        let failing = try Self.run(["integrations", "test", id], environment: env)
+        #expect(failing.status != 0)
+        #expect(failing.stderr.contains("failed"))
     }
 
     /// Reads a query's first column with the sqlite3 command-line tool when present, else via python3.

@@ -1,8 +1,9 @@
 import Fluent
 import Vapor
 
-/// What `moeen serve` does before it starts listening: apply pending migrations (unless
-/// `MOEEN_AUTO_MIGRATE=false`) and, while no user exists, print the one-time setup link.
+/// What runs before a command: the commands that use the database apply pending migrations first (unless
+/// `MOEEN_AUTO_MIGRATE=false`), so `moeen users create` works on a fresh machine too; and `moeen serve`,
+/// while no user exists, prints the one-time setup link.
 public enum ServeStartup {
     /// Whether these command-line arguments run the server (`serve`, or no command at all).
     public static func isServe(_ arguments: [String]) -> Bool {
@@ -10,12 +11,20 @@ public enum ServeStartup {
         return command == "serve" || command.hasPrefix("-")
     }
 
+    /// The commands that read or write the database (and so want it migrated).
+    static let databaseCommands: Set<String> = ["users", "tokens", "integrations", "keys"]
+
     public static func prepare(_ app: Application, arguments: [String]) async throws {
+        let serving = isServe(arguments)
+        let command = arguments.dropFirst().first ?? "serve"
+        guard serving || databaseCommands.contains(command) else { return }
+        guard !arguments.contains("--help"), !arguments.contains("-h") else { return }
         let config = app.moeenConfiguration
         try await DatabaseSetup.prepareSQLite(app.db)
         if config.autoMigrate {
             try await DatabaseSetup.migrate(app)
         }
+        guard serving else { return }
         if let token = try await SetupLinks.issueIfNeeded(on: app.db) {
             let base = config.publicURL ?? baseURL(from: arguments)
             let link = "\(base)/setup?token=\(token)"

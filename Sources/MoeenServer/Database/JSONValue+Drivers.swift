@@ -7,24 +7,6 @@ import SQLiteNIO
 // JSON columns (config, metadata, tags, details…) are `JSONValue`: `jsonb` on PostgreSQL and JSON text on
 // SQLite, written and read by the same JSON coder on both so a document round-trips identically.
 
-extension JSONValue {
-    static let storageEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    /// The compact JSON text of this value.
-    public func jsonText() -> String {
-        (try? String(decoding: Self.storageEncoder.encode(self), as: UTF8.self)) ?? "null"
-    }
-
-    /// Parses JSON text; `nil` when it is not JSON.
-    public static func parse(_ text: some Collection<UInt8>) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text))
-    }
-}
-
 extension JSONValue: SQLiteDataConvertible {
     public init?(sqliteData: SQLiteData) {
         switch sqliteData {
