@@ -3,9 +3,10 @@ import Vapor
 /// Every route of the service; each controller lists its own.
 func routes(_ app: Application) throws {
     try app.register(collection: HealthController())
-    try app.register(collection: SetupController())
+    try registerAdminPages(app)
 
-    let api = app.grouped("api").grouped(BearerTokenAuthenticator())
+    // The API accepts a bearer token, or the admin pages' session cookie plus X-CSRF-Token on unsafe methods.
+    let api = app.grouped("api").grouped(BearerTokenAuthenticator(), SessionCookieAuthenticator(), CSRFProtection(page: false))
     try api.register(collection: IntegrationsController())
     try api.register(collection: CRMLeadsController())
 }

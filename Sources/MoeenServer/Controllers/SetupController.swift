@@ -16,6 +16,19 @@ struct SetupController: RouteCollection {
         let minimumPasswordLength: Int
     }
 
+    /// The page as rendered: the shared admin frame around the form's values.
+    struct Page: Encodable {
+        let frame: PageFrame
+        let form: PageContext
+        let action: String
+    }
+
+    struct DonePage: Encodable {
+        let frame: PageFrame
+        let email: String
+        let loginHref: String
+    }
+
     @Sendable
     func form(req: Request) async throws -> Response {
         let token = req.query[String.self, at: "token"] ?? ""
@@ -53,7 +66,7 @@ struct SetupController: RouteCollection {
         if password != (input.passwordConfirmation ?? "") {
             return try await page(req, PageContext(
                 token: token, email: email, name: name,
-                errors: ["password_confirmation": "The two passwords differ."],
+                errors: ["password_confirmation": Strings.text("passwords_differ", req.language)],
                 minimumPasswordLength: Accounts.minimumPasswordLength
             ), status: .unprocessableEntity)
         }
@@ -72,19 +85,22 @@ struct SetupController: RouteCollection {
             ), status: .unprocessableEntity)
         }
         req.logger.notice("first admin created", metadata: ["email": "\(email.lowercased())"])
-        return try await req.view.render("setup-done", ["email": email.lowercased()]).encodeResponse(for: req)
+        let done = DonePage(frame: PageFrame(req, title: Strings.text("setup_done_title", req.language)),
+                            email: email.lowercased(), loginHref: SiteURL.login.path)
+        return try await AdminView.render("setup-done", done, for: req)
     }
 
     private func page(_ req: Request, _ context: PageContext, status: HTTPResponseStatus = .ok) async throws -> Response {
-        let response = try await req.view.render("setup", context).encodeResponse(for: req)
-        response.status = status
-        response.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
-        return response
+        let page = Page(frame: PageFrame(req, title: Strings.text("setup_title", req.language)), form: context, action: SiteURL.setup.path)
+        return try await AdminView.render("setup", page, status: status, for: req)
     }
 
     private func expired(_ req: Request) async throws -> Response {
-        let response = try await req.view.render("setup-expired").encodeResponse(for: req)
-        response.status = .notFound
-        return response
+        let page = ErrorPages.Context(
+            frame: PageFrame(req, title: Strings.text("setup_expired_title", req.language)),
+            heading: Strings.text("setup_expired_title", req.language),
+            body: Strings.text("setup_expired_body", req.language), backHref: SiteURL.login.path
+        )
+        return try await AdminView.render("setup-expired", page, status: .notFound, for: req)
     }
 }

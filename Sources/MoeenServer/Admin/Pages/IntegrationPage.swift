@@ -1,0 +1,146 @@
+import Foundation
+import MoeenCore
+
+/// `/settings/integrations/{public_id}`: the settings form, test connection, webhook URL, health, test log.
+struct IntegrationPage: Encodable {
+    struct Field: Encodable {
+        let id: String
+        let inputName: String
+        let label: String
+        let inputType: String
+        let required: Bool
+        let secret: Bool
+        /// Plain settings only; a secret's value is never put in the page.
+        let value: String
+        let placeholder: String
+        /// For a secret: "set, ending …abcd" or "not set".
+        let secretState: String?
+        let error: String?
+        let ltr: Bool
+    }
+
+    struct Result: Encodable {
+        let status: String
+        let badge: StatusBadge
+        let message: String
+        let duration: String?
+        let statusCode: Int?
+        let at: TimeDisplay?
+    }
+
+    struct LogRow: Encodable {
+        let id: String
+        let at: TimeDisplay?
+        let testType: String
+        let badge: StatusBadge?
+        let message: String
+        let duration: String
+    }
+
+    let frame: PageFrame
+    let publicID: String
+    let type: String
+    let typeLabel: String
+    let name: String
+    let description: String
+    let enabled: StatusBadge
+    let isEnabled: Bool
+    let status: StatusBadge
+    let canEdit: Bool
+    let canTest: Bool
+    let saveAction: String
+    let enableAction: String
+    let testAction: String
+    let nameError: String?
+    let formError: String?
+    let fields: [Field]
+    let result: Result?
+    let testError: String?
+    let webhookURL: String?
+    let health: HealthBadge
+    let chart: HealthChart
+    let logs: [LogRow]
+}
+
+/// The health score over time as an inline SVG line chart (no script needed), with a table as its text
+/// alternative. Coordinates are computed here; the template only draws them.
+struct HealthChart: Encodable {
+    struct Point: Encodable {
+        let x: Int
+        let y: Int
+        let score: Int
+        let at: TimeDisplay
+    }
+
+    struct Gridline: Encodable {
+        let y: Int
+        let label: String
+    }
+
+    static let width = 600
+    static let height = 200
+    static let padding = 30
+
+    let width: Int
+    let height: Int
+    let points: [Point]
+    /// The `points` attribute of the polyline.
+    let polyline: String
+    let gridlines: [Gridline]
+    let summary: String
+    let isEmpty: Bool
+
+    init(_ history: [(at: Date, score: Int)], language: Language) {
+        width = Self.width
+        height = Self.height
+        let sorted = history.sorted { $0.at < $1.at }.suffix(50)
+        let plotWidth = Double(Self.width - 2 * Self.padding)
+        let plotHeight = Double(Self.height - 2 * Self.padding)
+        let count = sorted.count
+        var points: [Point] = []
+        for (index, entry) in sorted.enumerated() {
+            let fraction = count > 1 ? Double(index) / Double(count - 1) : 0.5
+            let x = Self.padding + Int((fraction * plotWidth).rounded())
+            let clamped = min(100, max(0, entry.score))
+            let y = Self.padding + Int(((1 - Double(clamped) / 100) * plotHeight).rounded())
+            points.append(Point(x: x, y: y, score: clamped, at: TimeDisplay(entry.at, language)))
+        }
+        self.points = points
+        polyline = points.map { "\($0.x),\($0.y)" }.joined(separator: " ")
+        gridlines = [100, 50, 0].map { value in
+            Gridline(y: Self.padding + Int(((1 - Double(value) / 100) * plotHeight).rounded()), label: String(value))
+        }
+        isEmpty = points.isEmpty
+        if let first = points.first, let last = points.last {
+            let title = Strings.text("health_chart_title", language)
+            summary = "\(title): \(first.score) → \(last.score) (\(points.count))"
+        } else {
+            summary = Strings.text("health_chart_empty", language)
+        }
+    }
+
+    /// A score history rebuilt from test logs (until the health history table is kept): after each test,
+    /// the score `HealthScore` gives for the tests so far.
+    static func history(fromLogs logs: [(at: Date, success: Bool, durationMs: Int)]) -> [(at: Date, score: Int)] {
+        let sorted = logs.sorted { $0.at < $1.at }
+        var result: [(at: Date, score: Int)] = []
+        for index in sorted.indices {
+            let upTo = Array(sorted[...index])
+            result.append((sorted[index].at, HealthScore.compute(results: upTo, now: sorted[index].at)))
+        }
+        return result
+    }
+}
+
+extension FieldKind {
+    /// The `<input type>` of the field.
+    var inputType: String {
+        switch self {
+        case .url: "url"
+        case .phone: "tel"
+        case .email: "email"
+        case .secret: "password"
+        case .text, .select: "text"
+        }
+    }
+}

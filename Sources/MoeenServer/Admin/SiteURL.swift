@@ -1,0 +1,61 @@
+import Foundation
+
+/// Every admin page's address, in one place: routes are registered from these path components and
+/// pages link with `path`, so renaming a route can't leave a broken link behind.
+enum SiteURL: Sendable, Equatable {
+    case login
+    case logout
+    case setup
+    case settings(SettingsTab)
+    case integration(publicID: String)
+    case integrationSave(publicID: String)
+    case integrationEnable(publicID: String)
+    case integrationTest(publicID: String)
+    case users
+    case user(id: UUID)
+    case asset(String)
+
+    enum SettingsTab: String, Sendable, CaseIterable {
+        case general, integrations, users, alerts, security
+    }
+
+    /// The path, starting with `/`.
+    var path: String {
+        "/" + components.joined(separator: "/")
+    }
+
+    var components: [String] {
+        switch self {
+        case .login: ["login"]
+        case .logout: ["logout"]
+        case .setup: ["setup"]
+        case .settings(.general): ["settings"]
+        case .settings(let tab): ["settings", tab.rawValue]
+        case .integration(let id): ["settings", "integrations", id]
+        case .integrationSave(let id): ["settings", "integrations", id, "save"]
+        case .integrationEnable(let id): ["settings", "integrations", id, "enable"]
+        case .integrationTest(let id): ["settings", "integrations", id, "test"]
+        case .users: ["settings", "users"]
+        case .user(let id): ["settings", "users", id.uuidString.lowercased()]
+        case .asset(let name): ["assets", name]
+        }
+    }
+
+    /// The login page that sends the user back to `next` afterwards (a local path only).
+    static func login(next: String?) -> String {
+        guard let next, let safe = SafeRedirect.localPath(next), safe != SiteURL.login.path else { return SiteURL.login.path }
+        var components = URLComponents()
+        components.queryItems = [URLQueryItem(name: "next", value: safe)]
+        return SiteURL.login.path + (components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "/", with: "%2F") } ?? "")
+    }
+}
+
+/// Redirect targets taken from a request are kept on this site: a path beginning with one `/`.
+enum SafeRedirect {
+    static func localPath(_ raw: String) -> String? {
+        guard raw.hasPrefix("/"), !raw.hasPrefix("//"), !raw.contains("\\"), raw.count <= 512,
+              !raw.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+        else { return nil }
+        return raw
+    }
+}
