@@ -117,6 +117,7 @@ let package = Package(
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
+            exclude: ["__Snapshots__"],
             swiftSettings: strict
         ),
         .testTarget(
