@@ -132,6 +132,7 @@ enum Strings {
         "latest_result": ("آخر نتيجة", "Latest result"),
         "duration": ("المدة", "Duration"),
         "ms": ("ملّي ثانية", "ms"),
+        "test_success_message": ("قبِل المزوّد الاتصال بالإعدادات المحفوظة.", "The provider accepted the connection with the saved settings."),
         "http_status": ("رمز HTTP", "HTTP status"),
         "no_result": ("لم يُجرَ أي اختبار بعد.", "No test has run yet."),
         "webhook_heading": ("رابط الويب هوك", "Webhook URL"),

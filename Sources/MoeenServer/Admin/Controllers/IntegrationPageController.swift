@@ -77,7 +77,10 @@ struct IntegrationPageController: RouteCollection {
             let badge = StatusBadge.testResult(log.status, language) ?? StatusBadge(value: log.status, label: log.status, icon: "…")
             return IntegrationPage.Result(
                 status: log.status, badge: badge,
-                message: log.errorMessage ?? row.lastTestMessage ?? badge.label,
+                // Our own success text is shown in the viewer's language; a failure shows the provider's words.
+                message: log.status == "success"
+                    ? Strings.text("test_success_message", language)
+                    : log.errorMessage ?? row.lastTestMessage ?? badge.label,
                 duration: log.durationMs.map { "\(language.format($0)) \(Strings.text("ms", language))" },
                 statusCode: log.responseData?["status_code"]?.adminIntValue,
                 at: log.createdAt.map { TimeDisplay($0, language) }

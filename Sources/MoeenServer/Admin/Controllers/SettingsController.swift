@@ -57,7 +57,7 @@ struct SettingsController: RouteCollection {
                     health: HealthBadge(score: row.healthScore, tested: row.lastTestAt != nil, language),
                     lastTest: row.lastTestAt.map { TimeDisplay($0, language) },
                     lastResult: .testResult(row.lastTestStatus, language),
-                    lastMessage: row.lastTestMessage
+                    lastMessage: row.lastTestStatus == "success" ? Strings.text("test_success_message", language) : row.lastTestMessage
                 )
             }
         )

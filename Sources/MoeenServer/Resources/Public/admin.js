@@ -28,7 +28,8 @@
       });
   }
 
-  function showResult(box, result) {
+  function showResult(box, result, form) {
+    var label = function (name, fallback) { return (form && form.getAttribute(name)) || fallback; };
     box.innerHTML = "";
     var wrapper = text("div", "result result-" + result.status);
     wrapper.setAttribute("data-testid", "test-result");
@@ -38,13 +39,16 @@
     var mark = text("span", null, icon);
     mark.setAttribute("aria-hidden", "true");
     head.appendChild(mark);
-    head.appendChild(document.createTextNode(" " + result.status));
+    head.appendChild(document.createTextNode(" " + label("data-label-" + result.status, result.status)));
     wrapper.appendChild(head);
-    var message = text("p", "result-message", result.message);
+    // Our own success text in the page's language; a failure shows the provider's own words.
+    var shown = result.status === "success" ? label("data-success-message", result.message) : result.message;
+    var message = text("p", "result-message", shown);
     message.setAttribute("data-testid", "test-message");
     message.setAttribute("dir", "auto");
     wrapper.appendChild(message);
-    wrapper.appendChild(text("p", "muted", result.duration_ms + " ms" + (result.status_code ? " · HTTP " + result.status_code : "")));
+    var duration = Number(result.duration_ms).toLocaleString(document.documentElement.lang || undefined);
+    wrapper.appendChild(text("p", "muted", duration + " " + label("data-ms-label", "ms") + (result.status_code ? " · HTTP " + result.status_code : "")));
     box.appendChild(wrapper);
   }
 
@@ -80,7 +84,7 @@
         .then(function (response) {
           return response.json().catch(function () { return null; }).then(function (body) {
             if (response.ok && body && body.status) {
-              showResult(box, body);
+              showResult(box, body, form);
               return refreshSections();
             }
             var reason = body && body.error && body.error.message ? body.error.message : form.getAttribute("data-failed-label");
