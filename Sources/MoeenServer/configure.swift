@@ -42,7 +42,7 @@ public func configure(_ app: Application, configuration: MoeenConfiguration? = n
 /// Sets the SQLite pragmas (WAL…) once the application boots.
 struct SQLitePragmas: LifecycleHandler {
     func willBootAsync(_ application: Application) async throws {
-        try await DatabaseSetup.prepareSQLite(application.db)
+        try await DatabaseSetup.prepareSQLite(application)
     }
 }
 

@@ -20,7 +20,7 @@ public enum ServeStartup {
         guard serving || databaseCommands.contains(command) else { return }
         guard !arguments.contains("--help"), !arguments.contains("-h") else { return }
         let config = app.moeenConfiguration
-        try await DatabaseSetup.prepareSQLite(app.db)
+        try await DatabaseSetup.prepareSQLite(app)
         if config.autoMigrate {
             try await DatabaseSetup.migrate(app)
         }

@@ -33,12 +33,20 @@ enum DatabaseSetup {
         registerMigrations(app.migrations)
     }
 
-    /// Pragmas for the SQLite file: WAL journal, a busy timeout, foreign keys on.
-    static func prepareSQLite(_ database: any Database) async throws {
-        guard let sql = database as? any SQLDatabase, sql.dialect.name == "sqlite" else { return }
+    /// Pragmas for the SQLite file: WAL journal (kept by the file), and on every pooled connection a busy
+    /// timeout and `synchronous=NORMAL` (in WAL mode a commit then needs no fsync; the WAL is synced at
+    /// checkpoints, so a power loss can drop the last commits but never corrupts the file).
+    static func prepareSQLite(_ app: Application) async throws {
+        guard let sql = app.db as? any SQLDatabase, sql.dialect.name == "sqlite" else { return }
         try await sql.raw("PRAGMA journal_mode=WAL").run()
-        try await sql.raw("PRAGMA busy_timeout=5000").run()
-        try await sql.raw("PRAGMA synchronous=NORMAL").run()
+        // The pool keeps one connection per event loop: set the per-connection pragmas through each.
+        for eventLoop in app.eventLoopGroup.makeIterator() {
+            guard let database = app.databases.database(logger: app.logger, on: eventLoop) as? any SQLDatabase else { continue }
+            try await database.withSession { connection in
+                try await connection.raw("PRAGMA busy_timeout=5000").run()
+                try await connection.raw("PRAGMA synchronous=NORMAL").run()
+            }
+        }
     }
 
     /// Applies pending migrations. On PostgreSQL under an advisory lock, so several starting processes
