@@ -12,7 +12,7 @@ struct HealthRecorder {
     let db: any Database
 
     /// Records the test's outcome on the row and returns the new score.
-    func record(_ row: IntegrationConfig, status: String, message: String, at now: Date, previousStatus: String?) async throws -> Int {
+    func record(_ row: IntegrationConfig, status: String, message: String, at now: Date) async throws -> Int {
         let rowID = try row.requireID()
         let recent = try await IntegrationTestLog.query(on: db)
             .filter(\.$integration.$id == rowID)

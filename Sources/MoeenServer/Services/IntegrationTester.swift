@@ -85,7 +85,6 @@ struct IntegrationTester {
             == IntegrationCatalog.resolved(type: request.type, config: stored)
 
         let row = request.integration
-        let previousStatus = row?.status
         if let row, testsStoredSettings {
             row.status = "testing"
             try await row.save(on: req.db)
@@ -108,13 +107,14 @@ struct IntegrationTester {
             log.errorMessage = outcome.success ? nil : redactor.redact(outcome.message)
             log.durationMs = outcome.durationMs
             log.$testedBy.id = user?.id
-            try await log.create(on: req.db)
-            logID = log.id
-            if testsStoredSettings {
-                score = try await HealthRecorder(db: req.db).record(
-                    row, status: outcome.status, message: redactor.redact(outcome.message), at: Date(), previousStatus: previousStatus
-                )
+            // The log row and the health it implies are written together: one commit, never one without the other.
+            let message = redactor.redact(outcome.message)
+            score = try await req.db.transaction { db in
+                try await log.create(on: db)
+                guard testsStoredSettings else { return nil }
+                return try await HealthRecorder(db: db).record(row, status: outcome.status, message: message, at: Date())
             }
+            logID = log.id
         }
         req.logger.info("integration test", metadata: [
             "integration": .string(row?.publicID ?? "unsaved"), "type": .string(request.type.rawValue),
