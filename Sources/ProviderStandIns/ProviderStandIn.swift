@@ -23,6 +23,21 @@ extension ProviderStandIn {
     public func start() async throws -> URL { try await start(port: 0) }
 }
 
+/// A fresh stand-in for each integration type.
+public enum StandIns {
+    public static func make(_ type: IntegrationType) -> any ProviderStandIn {
+        switch type {
+        case .whatsapp: WhatsAppStandIn()
+        case .sms: TwilioStandIn()
+        case .email: SendGridStandIn()
+        case .googleCalendar: GoogleCalendarStandIn()
+        case .slack: SlackStandIn()
+        case .seha: RecordAPIStandIn.seha()
+        case .tatman: RecordAPIStandIn.tatman()
+        }
+    }
+}
+
 /// What every stand-in shares: the host, the recorder and the fault injector.
 final class StandInCore: Sendable {
     let host: StandInHost

@@ -18,15 +18,7 @@ func makeRegistry(policy: OutboundTargetPolicy = .local) -> ConnectorRegistry {
 
 /// A fresh stand-in of `type`.
 func makeStandIn(_ type: IntegrationType) -> any ProviderStandIn {
-    switch type {
-    case .whatsapp: WhatsAppStandIn()
-    case .sms: TwilioStandIn()
-    case .email: SendGridStandIn()
-    case .googleCalendar: GoogleCalendarStandIn()
-    case .slack: SlackStandIn()
-    case .seha: RecordAPIStandIn.seha()
-    case .tatman: RecordAPIStandIn.tatman()
-    }
+    StandIns.make(type)
 }
 
 /// Starts `standIn` on a free port, runs `body` with the settings that work, always shuts it down.

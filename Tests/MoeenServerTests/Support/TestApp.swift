@@ -98,15 +98,7 @@ enum TestKeys {
 
 /// Starts a stand-in of `type` on a free port for the duration of `body`.
 func withStandIn<R>(_ type: IntegrationType, _ body: (any ProviderStandIn, [String: String]) async throws -> R) async throws -> R {
-    let standIn: any ProviderStandIn = switch type {
-    case .whatsapp: WhatsAppStandIn()
-    case .sms: TwilioStandIn()
-    case .email: SendGridStandIn()
-    case .googleCalendar: GoogleCalendarStandIn()
-    case .slack: SlackStandIn()
-    case .seha: RecordAPIStandIn.seha()
-    case .tatman: RecordAPIStandIn.tatman()
-    }
+    let standIn = StandIns.make(type)
     let url = try await standIn.start()
     do {
         let result = try await body(standIn, standIn.workingSettings(baseURL: url))
