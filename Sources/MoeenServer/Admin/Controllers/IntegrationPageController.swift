@@ -47,10 +47,11 @@ struct IntegrationPageController: RouteCollection {
         let fields = specs.map { spec -> IntegrationPage.Field in
             let storedValue = stored.values[spec.name]
             var secretState: String?
+            var secretHint: String?
             if spec.secret {
                 if let storedValue, StoredConfig.isSealedEntry(storedValue) {
-                    let hint = storedValue["hint"]?.stringValue.map { "…" + $0 } ?? ""
-                    secretState = "\(Strings.text("secret_set", language)) \(hint)".trimmingCharacters(in: .whitespaces)
+                    secretState = Strings.text("secret_set", language)
+                    secretHint = storedValue["hint"]?.stringValue.map { "…" + $0 }
                 } else {
                     secretState = Strings.text("secret_unset", language)
                 }
@@ -61,7 +62,7 @@ struct IntegrationPageController: RouteCollection {
                 label: language == .ar ? spec.labelAR : spec.labelEN,
                 inputType: spec.secret ? "password" : spec.kind.inputType,
                 required: spec.required, secret: spec.secret, value: plain,
-                placeholder: spec.defaultValue ?? "", secretState: secretState,
+                placeholder: spec.defaultValue ?? "", secretState: secretState, secretHint: secretHint,
                 error: draft?.errors["config.\(spec.name)"].map { Self.describe($0, language) },
                 ltr: spec.kind != .text || spec.secret
             )

@@ -15,6 +15,8 @@ struct IntegrationPage: Encodable {
         let placeholder: String
         /// For a secret: "set, ending …abcd" or "not set".
         let secretState: String?
+        /// The stored secret's last characters (`…9f2c`), shown left to right inside either language.
+        let secretHint: String?
         let error: String?
         let ltr: Bool
     }
