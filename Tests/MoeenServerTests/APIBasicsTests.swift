@@ -23,25 +23,25 @@ struct APIBasicsTests {
 
     @Test("GET /ready is 503 until migrations are applied")
     func notReadyBeforeMigrations() async throws {
-        let database = try await TestDatabases.makeEmpty()
-        defer { Task { await database.cleanup() } }
-        let app = try await Application.make(.testing)
-        do {
-            try await configure(app, configuration: MoeenConfiguration(
-                environmentName: "testing", database: database.target, environment: ["MOEEN_MASTER_KEY": TestKeys.masterKey]
-            ))
-            try await app.testing().test(.GET, "ready") { res async throws in
-                #expect(res.status == .serviceUnavailable)
+        try await withEmptyDatabase { database in
+            let app = try await Application.make(.testing)
+            do {
+                try await configure(app, configuration: MoeenConfiguration(
+                    environmentName: "testing", database: database.target, environment: ["MOEEN_MASTER_KEY": TestKeys.masterKey]
+                ))
+                try await app.testing().test(.GET, "ready") { res async throws in
+                    #expect(res.status == .serviceUnavailable)
+                }
+                try await DatabaseSetup.migrate(app)
+                try await app.testing().test(.GET, "ready") { res async throws in
+                    #expect(res.status == .ok)
+                }
+            } catch {
+                try? await app.asyncShutdown()
+                throw error
             }
-            try await DatabaseSetup.migrate(app)
-            try await app.testing().test(.GET, "ready") { res async throws in
-                #expect(res.status == .ok)
-            }
-        } catch {
-            try? await app.asyncShutdown()
-            throw error
+            try await app.asyncShutdown()
         }
-        try await app.asyncShutdown()
     }
 
     @Test("no token is 401 in the error shape; an unknown token is 401 too")

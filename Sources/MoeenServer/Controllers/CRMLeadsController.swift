@@ -104,8 +104,8 @@ struct CRMLeadsController: RouteCollection {
         }
         let probability = input.probability ?? 0
         if !(0...100).contains(probability) { problems["probability"] = "must be from 0 to 100" }
-        if let email = input.email, !email.isEmpty, !Validation.isEmail(email) { problems["email"] = "must be an e-mail address" }
-        if let phone = input.phone, !phone.isEmpty, !Validation.isE164(phone) {
+        if let email = input.email, !email.isEmpty, !IntegrationCatalog.isEmail(email) { problems["email"] = "must be an e-mail address" }
+        if let phone = input.phone, !phone.isEmpty, !IntegrationCatalog.isE164(phone) {
             problems["phone"] = "must be an international number like +966501234567"
         }
         guard problems.isEmpty else { throw APIError.validation(problems) }
@@ -125,22 +125,5 @@ struct CRMLeadsController: RouteCollection {
         row.$createdBy.id = try req.currentUser.id
         try await row.create(on: req.db)
         return try await LeadDTO(row).encodeResponse(status: .created, for: req)
-    }
-}
-
-/// Shared format checks (the catalogue has the integration-specific ones).
-enum Validation {
-    static func isEmail(_ text: String) -> Bool {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), text.count <= 254,
-              !text.contains(where: { $0.isWhitespace })
-        else { return false }
-        return !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
-    }
-
-    static func isE164(_ text: String) -> Bool {
-        guard text.hasPrefix("+") else { return false }
-        let digits = text.dropFirst()
-        return (8...15).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber } && !digits.hasPrefix("0")
     }
 }

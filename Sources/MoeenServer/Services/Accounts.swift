@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import MoeenCore
 import Vapor
 
 /// Creating users and API tokens — shared by the commands, the setup page and the admin pages.
@@ -18,7 +19,7 @@ struct Accounts {
     func createUser(email rawEmail: String, name rawName: String, role: UserRole, password: String) async throws -> User {
         let email = rawEmail.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         let name = rawName.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard Validation.isEmail(email) else { throw Problem(field: "email", message: "must be an e-mail address") }
+        guard IntegrationCatalog.isEmail(email) else { throw Problem(field: "email", message: "must be an e-mail address") }
         guard !name.isEmpty else { throw Problem(field: "name", message: "is required") }
         guard password.count >= Self.minimumPasswordLength else {
             throw Problem(field: "password", message: "must be at least \(Self.minimumPasswordLength) characters")

@@ -121,3 +121,18 @@ enum PostgresAdmin {
 struct PostgresAdminError: Error {
     let message: String
 }
+
+/// Runs `body` with an empty (unmigrated) database and removes it afterwards, whatever happens.
+func withEmptyDatabase<T>(
+    _ body: ((target: MoeenConfiguration.DatabaseTarget, cleanup: @Sendable () async -> Void)) async throws -> T
+) async throws -> T {
+    let database = try await TestDatabases.makeEmpty()
+    do {
+        let result = try await body(database)
+        await database.cleanup()
+        return result
+    } catch {
+        await database.cleanup()
+        throw error
+    }
+}
