@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Compares a page's HTML with `__Snapshots__/<name>.html` next to the tests, after replacing what changes
-/// from run to run (ids, tokens, times). A missing snapshot is written and the test passes; set
+/// from run to run (ids, tokens, times). A missing snapshot is written and the test passes (in CI, with `CI=true`, it fails); set
 /// `MOEEN_RECORD_SNAPSHOTS=1` to rewrite them all. A difference fails with the first differing line.
 enum HTMLSnapshot {
     static func normalise(_ html: String) -> String {
@@ -30,6 +30,11 @@ enum HTMLSnapshot {
         let actual = normalise(html)
         let record = ProcessInfo.processInfo.environment["MOEEN_RECORD_SNAPSHOTS"] == "1"
         guard !record, let expected = try? String(contentsOf: file, encoding: .utf8) else {
+            // In CI a missing snapshot is a failure: a page nobody has looked at must not pass unseen.
+            if !record, ProcessInfo.processInfo.environment["CI"] == "true" {
+                Issue.record("snapshot \(name) is missing; record it with MOEEN_RECORD_SNAPSHOTS=1 and commit it", sourceLocation: sourceLocation)
+                return
+            }
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 try actual.write(to: file, atomically: true, encoding: .utf8)
