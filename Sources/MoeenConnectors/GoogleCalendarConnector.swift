@@ -104,8 +104,10 @@ public struct GoogleCalendarConnector: ProviderConnector {
         throw ProviderError(kind: .permanent, category: .credentials, message: "Google refused the access token")
     }
 
+    /// Token URL, API URL, client id and refresh token: a token is only reused where it was meant to go.
     private func cacheKey(_ settings: Settings) throws(ProviderError) -> String {
-        GoogleTokenCache.key(tokenURL: try settings.required("token_url"), clientID: try settings.required("client_id"),
+        GoogleTokenCache.key(tokenURL: try settings.required("token_url"), apiURL: try settings.required("api_url"),
+                             clientID: try settings.required("client_id"),
                              refreshToken: try settings.required("refresh_token"))
     }
 

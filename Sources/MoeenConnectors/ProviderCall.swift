@@ -28,18 +28,31 @@ struct ProviderCall: Sendable {
         exchanges += more
     }
 
-    /// Sends `request` (its timeout replaced by what is left of the deadline).
-    /// `displayURL` replaces the URL in the record when the URL itself is a credential.
+    /// Sends `request` (its timeout replaced by what is left of the deadline) to the address the policy
+    /// approved: the host is resolved once, within the deadline, and the connection is pinned to the
+    /// checked address. `displayURL` replaces the URL in the record when the URL itself is a credential.
+    /// Log lines and recorded errors show the URL only as `displayURL` or redacted.
     mutating func send(_ request: OutboundRequest, displayURL: String? = nil) async throws(ProviderError) -> InboundResponse {
         var request = request
         let started = ContinuousClock.now
         let shownURL = displayURL ?? redactor.redactURL(request.url)
+        let target: ApprovedTarget
         do {
-            try await policy.check(request.url)
+            target = try await policy.approve(request.url, deadline: deadline)
         } catch {
-            record(request, shownURL: shownURL, response: nil, started: started, error: error.message)
-            throw ProviderError(kind: .permanent, category: .policy, message: error.message)
+            let failure: ProviderError
+            if case .resolutionTimedOut = error {
+                failure = timedOut()
+            } else {
+                failure = ProviderError(kind: .permanent, category: .policy, message: error.message)
+            }
+            record(request, shownURL: shownURL, response: nil, started: started, error: failure.message)
+            logger.debug("provider call refused", metadata: [
+                "method": .string(request.method), "url": .string(shownURL), "error": .string(failure.message),
+            ])
+            throw failure
         }
+        request.connectAddress = target.address
         let remaining = deadline - ContinuousClock.now
         guard remaining > .zero else {
             record(request, shownURL: shownURL, response: nil, started: started, error: "timed out")
@@ -54,12 +67,18 @@ struct ProviderCall: Sendable {
             ])
             return response
         } catch {
-            record(request, shownURL: shownURL, response: nil, started: started, error: error.description)
+            let reason = safeText(error.description, url: request.url)
+            record(request, shownURL: shownURL, response: nil, started: started, error: reason)
             logger.debug("provider call failed", metadata: [
-                "method": .string(request.method), "url": .string(shownURL), "error": .string(error.description),
+                "method": .string(request.method), "url": .string(shownURL), "error": .string(reason),
             ])
-            throw map(error)
+            throw map(error, url: request.url)
         }
+    }
+
+    /// `text` without the request's URL (or its path and query) and without any secret.
+    func safeText(_ text: String, url: String) -> String {
+        redactor.redact(Redactor.removingURL(url, from: text))
     }
 
     func timedOut() -> ProviderError {
@@ -67,20 +86,25 @@ struct ProviderCall: Sendable {
                       message: "The provider did not answer within \(Self.format(timeout))")
     }
 
-    func map(_ error: TransportError) -> ProviderError {
+    func map(_ error: TransportError, url: String) -> ProviderError {
         switch error {
         case .timedOut:
             return timedOut()
         case .connectFailed(let reason):
-            return ProviderError(kind: .retryable, category: .network, message: "Could not connect to the provider: \(redactor.redact(reason))")
+            return ProviderError(kind: .retryable, category: .network,
+                                 message: "Could not connect to the provider: \(safeText(reason, url: url))")
         case .connectionLost(let reason):
             // AsyncHTTPClient may report an expired deadline as a lost connection.
             if ContinuousClock.now >= deadline { return timedOut() }
-            return ProviderError(kind: .retryable, category: .network, message: "The connection to the provider was lost: \(redactor.redact(reason))")
+            return ProviderError(kind: .retryable, category: .network,
+                                 message: "The connection to the provider was lost: \(safeText(reason, url: url))")
         case .responseTooLarge(let limit):
             return ProviderError(kind: .retryable, category: .invalidResponse, message: "The provider's answer was larger than \(limit) bytes")
         case .invalidURL:
             return ProviderError(kind: .permanent, category: .configuration, message: "The provider URL is invalid")
+        case .notAllowed(let host, let reason):
+            return ProviderError(kind: .permanent, category: .policy,
+                                 message: safeText("Calls to \(host) are not allowed: \(reason)", url: url))
         }
     }
 

@@ -19,8 +19,30 @@ public struct Redactor: Sendable {
     public var secrets: [String]
 
     public init(secrets: [String] = []) {
+        // A secret URL (a Slack webhook) is secret in every form an error may quote it: whole, as its
+        // path and query, and percent-decoded.
+        var expanded: [String] = []
+        for secret in secrets {
+            expanded.append(secret)
+            expanded += Self.secretParts(ofURL: secret)
+        }
         // Longest first so a secret containing another is removed whole; ignore trivially short ones.
-        self.secrets = secrets.filter { $0.count >= 4 }.sorted { $0.count > $1.count }
+        self.secrets = Array(Set(expanded.filter { $0.count >= 4 })).sorted { $0.count > $1.count || ($0.count == $1.count && $0 < $1) }
+    }
+
+    /// The path-and-query of an http(s) URL with a non-trivial path, as written and percent-decoded.
+    static func secretParts(ofURL text: String) -> [String] {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", components.host != nil
+        else { return [] }
+        var parts: [String] = []
+        let path = components.percentEncodedPath
+        if path.count > 1 {
+            parts.append(path)
+            if let decoded = path.removingPercentEncoding, decoded != path { parts.append(decoded) }
+        }
+        if let query = components.percentEncodedQuery, !query.isEmpty { parts.append(query) }
+        return parts
     }
 
     /// Keys whose values are always removed from JSON.
@@ -106,6 +128,28 @@ public struct Redactor: Sendable {
     /// The URL with credential query parameters and secrets removed (path kept).
     public func redactURL(_ url: String) -> String {
         redact(url)
+    }
+
+    /// Scheme, host and port of a URL (`https://hooks.slack.com:443`), for messages about a call that
+    /// must not quote its path or query; `invalid URL` when it has no host.
+    public static func endpoint(of url: String) -> String {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
+            return "invalid URL"
+        }
+        let port = components.port.map { ":\($0)" } ?? ""
+        let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return "\(components.scheme ?? "?")://\(shownHost)\(port)"
+    }
+
+    /// `text` with every quotation of `url` replaced by its endpoint, and its path and query (as written
+    /// or percent-decoded) replaced by `…`: for error descriptions from HTTP libraries.
+    public static func removingURL(_ url: String, from text: String) -> String {
+        guard !url.isEmpty else { return text }
+        var out = text.replacingOccurrences(of: url, with: endpoint(of: url))
+        for part in secretParts(ofURL: url).sorted(by: { $0.count > $1.count }) where part.count >= 4 {
+            out = out.replacingOccurrences(of: part, with: "…")
+        }
+        return out
     }
 
     /// Header names and values with `Authorization`, cookies and API-key headers removed.

@@ -44,8 +44,8 @@ enum ProviderHTTP {
         text.count <= limit ? text : String(text.prefix(limit)) + "…"
     }
 
+    /// `localhost` or a loopback address literal, decided from the parsed address (`127.evil.example` is not).
     static func isLoopback(host: String) -> Bool {
-        let lowered = host.lowercased()
-        return lowered == "localhost" || lowered.hasPrefix("127.") || lowered == "::1" || lowered == "[::1]"
+        IPAddress.isLoopbackHost(host)
     }
 }
