@@ -30,31 +30,62 @@ public enum KeyProviderFactory {
         transport: any HTTPTransport,
         logger: Logger
     ) async throws -> any KeyProvider {
+        let provider = try build(
+            environment: environment, isProduction: isProduction, workingDirectory: workingDirectory,
+            transport: transport, logger: logger)
+        do {
+            try await provider.check()
+        } catch let error as SecretsError {
+            throw startupCheckFailure(error, kind: provider.kind)
+        }
+        logger.info("key provider ready", metadata: ["provider": .string(provider.kind)])
+        return provider
+    }
+
+    /// The configured provider, built from its settings without calling it: every problem this throws
+    /// (`SecretsError.configuration`) is one of configuration, which no retry can fix. Whether the provider
+    /// answers is `check()`'s question, asked separately (see `KeyProviderMonitor`).
+    public static func build(
+        environment: [String: String],
+        isProduction: Bool,
+        workingDirectory: URL,
+        transport: any HTTPTransport,
+        logger: Logger
+    ) throws -> any KeyProvider {
         let settings = Settings(environment)
         let kind = settings["MOEEN_KEY_PROVIDER"] ?? LocalKeyProvider.kind
-        let provider: any KeyProvider
         switch kind {
         case LocalKeyProvider.kind:
-            provider = LocalKeyProvider(
-                keyring: try localKeyring(settings, isProduction: isProduction, workingDirectory: workingDirectory, logger: logger))
+            return try localProvider(settings, isProduction: isProduction, workingDirectory: workingDirectory, logger: logger)
         case AWSKMSKeyProvider.kind:
-            provider = AWSKMSKeyProvider(
+            return AWSKMSKeyProvider(
                 settings: try kmsSettings(settings, isProduction: isProduction), transport: transport, logger: logger)
         case VaultTransitKeyProvider.kind:
-            provider = VaultTransitKeyProvider(
+            return VaultTransitKeyProvider(
                 settings: try vaultSettings(settings, isProduction: isProduction), transport: transport, logger: logger)
         default:
             throw SecretsError.configuration(
                 "MOEEN_KEY_PROVIDER is \"\(ProviderHTTP.clip(kind, limit: 40))\"; set it to one of \(kinds.joined(separator: ", "))")
         }
-        do {
-            try await provider.check()
-        } catch let error as SecretsError {
-            throw SecretsError.configuration(
-                "the \(kind) key provider failed its start-up check (\(error)); \(hint(for: kind))")
+    }
+
+    /// The error that stops the start when the start-up check failed for a reason no retry can fix.
+    public static func startupCheckFailure(_ error: SecretsError, kind: String) -> SecretsError {
+        if case .configuration = error { return error }
+        return SecretsError.configuration("the \(kind) key provider failed its start-up check (\(error)); \(hint(for: kind))")
+    }
+
+    /// Whether a failed start-up check may pass later without a change of configuration: a remote provider
+    /// that could not be reached, answered with a temporary failure or refused (its token or policy can be
+    /// fixed on the provider's side). The local provider's check is pure computation: its failures are final.
+    public static func isRetryable(_ error: SecretsError, kind: String) -> Bool {
+        guard kind != LocalKeyProvider.kind else { return false }
+        switch error {
+        case .providerUnavailable, .providerRejected, .decryptionFailed:
+            return true
+        case .configuration, .invalidKey, .unknownFormat, .unknownKeyVersion, .wrongProvider:
+            return false
         }
-        logger.info("key provider ready", metadata: ["provider": .string(kind)])
-        return provider
     }
 
     private static func hint(for kind: String) -> String {
@@ -92,9 +123,9 @@ public enum KeyProviderFactory {
 
     // MARK: local
 
-    private static func localKeyring(
+    private static func localProvider(
         _ settings: Settings, isProduction: Bool, workingDirectory: URL, logger: Logger
-    ) throws -> LocalKeyring {
+    ) throws -> LocalKeyProvider {
         let developmentFile = developmentKeyFile(workingDirectory: workingDirectory)
         switch (settings["MOEEN_MASTER_KEY"], settings["MOEEN_MASTER_KEY_FILE"]) {
         case (.some, .some):
@@ -105,20 +136,23 @@ public enum KeyProviderFactory {
                 throw SecretsError.configuration(
                     "MOEEN_MASTER_KEY holds a development key; in production set it to a key generated for production (e.g. `openssl rand -base64 32`)")
             }
-            return keyring
+            return LocalKeyProvider(keyring: keyring)
         case (nil, .some(let path)):
-            let url = URL(fileURLWithPath: path, relativeTo: workingDirectory).standardizedFileURL
+            let url = localKeyFile(path: path, workingDirectory: workingDirectory)
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw SecretsError.configuration("MOEEN_MASTER_KEY_FILE names \(url.path), which does not exist; create it or fix the path")
             }
-            let keyring = try LocalKeyring(text: try SecureFile.read(url), source: "MOEEN_MASTER_KEY_FILE (\(url.path))")
-            if isProduction, keyring.isDevelopmentKey {
-                throw SecretsError.configuration(
-                    "MOEEN_MASTER_KEY_FILE names \(url.path), a development key generated by Moeen Hub; in production set "
-                        + "MOEEN_MASTER_KEY or MOEEN_MASTER_KEY_FILE to a key generated for production (e.g. `openssl rand -base64 32`)")
-            }
+            let provider = try LocalKeyProvider(
+                keyFile: url, source: "MOEEN_MASTER_KEY_FILE (\(url.path))", logger: logger,
+                accept: { keyring in
+                    if isProduction, keyring.isDevelopmentKey {
+                        throw SecretsError.configuration(
+                            "MOEEN_MASTER_KEY_FILE names \(url.path), a development key generated by Moeen Hub; in production set "
+                                + "MOEEN_MASTER_KEY or MOEEN_MASTER_KEY_FILE to a key generated for production (e.g. `openssl rand -base64 32`)")
+                    }
+                })
             warnIfReadableByOthers(url, logger: logger)
-            return keyring
+            return provider
         case (nil, nil):
             guard !isProduction else {
                 let note = FileManager.default.fileExists(atPath: developmentFile.path)
@@ -127,11 +161,16 @@ public enum KeyProviderFactory {
                     "no master key: set MOEEN_MASTER_KEY to the base64 of 32 random bytes (e.g. `openssl rand -base64 32`) "
                         + "or MOEEN_MASTER_KEY_FILE to a file holding it, or choose MOEEN_KEY_PROVIDER=aws-kms or vault\(note)")
             }
-            return try developmentKeyring(at: developmentFile, logger: logger)
+            return try developmentProvider(at: developmentFile, logger: logger)
         }
     }
 
-    private static func developmentKeyring(at file: URL, logger: Logger) throws -> LocalKeyring {
+    /// The absolute location of `MOEEN_MASTER_KEY_FILE` (relative paths are taken from the working directory).
+    public static func localKeyFile(path: String, workingDirectory: URL) -> URL {
+        URL(fileURLWithPath: path, relativeTo: workingDirectory).standardizedFileURL
+    }
+
+    private static func developmentProvider(at file: URL, logger: Logger) throws -> LocalKeyProvider {
         let directory = file.deletingLastPathComponent()
         do {
             try FileManager.default.createDirectory(
@@ -142,14 +181,14 @@ public enum KeyProviderFactory {
                     + "set MOEEN_MASTER_KEY or MOEEN_MASTER_KEY_FILE instead")
         }
         do {
-            try SecureFile.create(at: file, contents: LocalKeyring.newKeyFileText(development: true))
+            try SecureFile.createDurably(at: file, contents: LocalKeyring.newKeyFileText(development: true))
             logger.warning(
                 "⚠️ DEVELOPMENT MASTER KEY GENERATED at \(file.path): integration secrets are encrypted with it. Never use it in production; there, set MOEEN_MASTER_KEY, MOEEN_MASTER_KEY_FILE or another MOEEN_KEY_PROVIDER.")
         } catch is SecureFile.AlreadyExists {
             logger.warning(
                 "⚠️ using the DEVELOPMENT MASTER KEY at \(file.path); production refuses it (set MOEEN_MASTER_KEY or MOEEN_MASTER_KEY_FILE)")
         }
-        return try LocalKeyring(text: try SecureFile.read(file), source: "the development key file \(file.path)")
+        return try LocalKeyProvider(keyFile: file, source: "the development key file \(file.path)", logger: logger)
     }
 
     private static func warnIfReadableByOthers(_ url: URL, logger: Logger) {

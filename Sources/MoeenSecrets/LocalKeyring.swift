@@ -112,26 +112,113 @@ public struct LocalKeyring: Sendable {
         return text
     }
 
+    /// A key version made in memory and not yet written: a rotation names it as its target (and claims its
+    /// run) before `add(_:to:)` writes it to the key file.
+    public struct PendingVersion: Sendable {
+        public let version: Int
+        /// `local:` + the first 8 hex digits of the SHA-256 of the key bytes.
+        public let keyID: String
+        fileprivate let bytes: [UInt8]
+
+        /// The key this version will be.
+        public func reference(provider: String) -> KeyReference {
+            KeyReference(provider: provider, keyID: keyID, version: version)
+        }
+    }
+
+    /// A fresh key version, one above the highest in the key file at `fileURL` (v1 if there is no file yet).
+    /// Nothing is written.
+    public static func prepareNewVersion(for fileURL: URL) throws -> PendingVersion {
+        var version = 1
+        if FileManager.default.fileExists(atPath: fileURL.path) {
+            version = try LocalKeyring(text: try SecureFile.read(fileURL), source: fileURL.path).current.version + 1
+        }
+        let bytes = SymmetricKey(size: .bits256).bytes
+        return PendingVersion(version: version, keyID: keyID(for: bytes), bytes: bytes)
+    }
+
+    /// Adds `pending` to the key file at `fileURL` (creating the file if needed), durably: the new text is
+    /// written to a temporary file, synced, renamed over the key file and the directory synced, so the new
+    /// version is on disk before anything is wrapped with it. The file keeps mode 0600 and its comments.
+    /// - Throws: `SecretsError.configuration` when the file changed since `prepareNewVersion` (another
+    ///   version was added meanwhile) or cannot be written.
+    public static func add(_ pending: PendingVersion, to fileURL: URL) throws {
+        try SecureFile.withExclusiveLock(on: fileURL) { try addLocked(pending, to: fileURL) }
+    }
+
+    private static func addLocked(_ pending: PendingVersion, to fileURL: URL) throws {
+        let entry = "v\(pending.version):\(Base64.encode(pending.bytes))\n"
+        guard FileManager.default.fileExists(atPath: fileURL.path) else {
+            guard pending.version == 1 else {
+                throw SecretsError.configuration("the key file \(fileURL.path) disappeared while adding key version v\(pending.version)")
+            }
+            try SecureFile.createDurably(at: fileURL, contents: entry)
+            return
+        }
+        let existing = try SecureFile.read(fileURL)
+        let ring = try LocalKeyring(text: existing, source: fileURL.path)
+        guard ring.current.version == pending.version - 1 else {
+            throw SecretsError.configuration(
+                "the key file \(fileURL.path) changed meanwhile (its current version is now v\(ring.current.version)); run the rotation again")
+        }
+        var text = existing
+        if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
+        try SecureFile.replace(at: fileURL, contents: text + entry)
+    }
+
     /// Adds a fresh key version (highest + 1) to the key file at `fileURL` (creating the file with `v1`
-    /// if it does not exist) and leaves the file with mode 0600. Used by `moeen keys rotate`.
-    /// The file is replaced atomically; a development key file stays marked as such.
+    /// if it does not exist) and leaves the file with mode 0600, replaced atomically and durably.
+    /// A development key file stays marked as such.
     /// - Returns: the new current version and its key id.
     @discardableResult
     public static func generateNewVersion(appendingTo fileURL: URL) throws -> (version: Int, keyID: String) {
-        let path = fileURL.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            try SecureFile.create(at: fileURL, contents: newKeyFileText(development: false))
-            let ring = try LocalKeyring(text: try SecureFile.read(fileURL), source: path)
-            return (ring.current.version, ring.current.keyID)
+        let pending = try prepareNewVersion(for: fileURL)
+        try add(pending, to: fileURL)
+        return (pending.version, pending.keyID)
+    }
+
+    /// Removes key version `version` from the key file at `fileURL` (durably, keeping comments and the other
+    /// entries as written). The caller has made sure no data key is wrapped by it any more.
+    /// - Throws: `SecretsError.configuration` when the version is not in the file or is the current one.
+    public static func removeVersion(_ version: Int, from fileURL: URL) throws {
+        try SecureFile.withExclusiveLock(on: fileURL) { try removeVersionLocked(version, from: fileURL) }
+    }
+
+    private static func removeVersionLocked(_ version: Int, from fileURL: URL) throws {
+        let text = try SecureFile.read(fileURL)
+        let ring = try LocalKeyring(text: text, source: fileURL.path)
+        guard ring.entry(version: version) != nil else {
+            throw SecretsError.configuration(
+                "\(fileURL.path) has no key version v\(version) (it has \(ring.versions.map { "v\($0)" }.joined(separator: ", ")))")
         }
-        let existing = try SecureFile.read(fileURL)
-        let ring = try LocalKeyring(text: existing, source: path)
-        let version = ring.current.version + 1
-        let bytes = SymmetricKey(size: .bits256).bytes
-        var text = existing
-        if !text.isEmpty, !text.hasSuffix("\n") { text += "\n" }
-        text += "v\(version):\(Base64.encode(bytes))\n"
-        try SecureFile.replace(at: fileURL, contents: text)
-        return (version, keyID(for: bytes))
+        guard version != ring.current.version else {
+            throw SecretsError.configuration("v\(version) is the current key version of \(fileURL.path); it is never retired")
+        }
+        var lines: [String] = []
+        var position = 0
+        for (lineNumber, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") || line.isEmpty {
+                lines.append(String(rawLine))
+                continue
+            }
+            var kept: [String] = []
+            for rawEntry in line.split(separator: ",") {
+                let entry = rawEntry.trimmingCharacters(in: .whitespaces)
+                if entry.isEmpty { continue }
+                position += 1
+                let parsed = try parseEntry(entry, position: position, source: "\(fileURL.path) line \(lineNumber + 1)")
+                if parsed.version != version { kept.append(entry) }
+            }
+            if !kept.isEmpty { lines.append(kept.joined(separator: ",")) }
+        }
+        var result = lines.joined(separator: "\n")
+        if !result.hasSuffix("\n") { result += "\n" }
+        // Never write a file that would not load.
+        let check = try LocalKeyring(text: result, source: fileURL.path)
+        guard check.entry(version: version) == nil, check.versions.count == ring.versions.count - 1 else {
+            throw SecretsError.configuration("could not remove v\(version) from \(fileURL.path) cleanly; edit the file by hand")
+        }
+        try SecureFile.replace(at: fileURL, contents: result)
     }
 }

@@ -10,9 +10,14 @@ import Logging
 ///
 /// Rotation: after the provider's current key changes, `needsRewrap` tells which stored data keys to
 /// `rewrap`; the sealed fields themselves do not change.
+///
+/// Until the provider has passed its start-up check (`availability`), every call that needs it fails fast
+/// with `SecretsError.providerUnavailable` instead of waiting on a provider known to be down.
 public actor SecretsEngine {
     /// The provider that wraps and unwraps data keys.
     public nonisolated let provider: any KeyProvider
+    /// Whether the provider has proved itself yet.
+    public nonisolated let availability: KeyProviderAvailability
     private let logger: Logger
     private let cacheLifetime: Duration
     private let cacheCapacity: Int
@@ -28,14 +33,17 @@ public actor SecretsEngine {
     ///   - cacheLifetime: how long an unwrapped data key is kept in memory (default 5 minutes; zero disables).
     ///   - cacheCapacity: at most this many unwrapped data keys are kept (default 1,000).
     ///   - now: the clock, replaceable in tests.
+    ///   - availability: whether the provider passed its start-up check (default: it did).
     public init(
         provider: any KeyProvider,
         logger: Logger,
         cacheLifetime: Duration = .seconds(300),
         cacheCapacity: Int = 1_000,
-        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now },
+        availability: KeyProviderAvailability? = nil
     ) {
         self.provider = provider
+        self.availability = availability ?? KeyProviderAvailability(provider: provider.kind)
         self.logger = logger
         self.cacheLifetime = cacheLifetime
         self.cacheCapacity = max(0, cacheCapacity)
@@ -46,6 +54,7 @@ public actor SecretsEngine {
 
     /// A fresh data key for a new integration row: use `key` to seal its fields, store `wrapped`.
     public func newDataKey() async throws -> (key: SymmetricKey, wrapped: WrappedDataKey) {
+        try availability.requireAvailable()
         let generated = try await provider.generateDataKey()
         remember(generated.key, for: generated.wrapped)
         return (generated.key, generated.wrapped)
@@ -58,6 +67,7 @@ public actor SecretsEngine {
             if now() - cached.storedAt < cacheLifetime { return cached.key }
             cache[wrapped] = nil
         }
+        try availability.requireAvailable()
         let key: SymmetricKey
         do {
             key = try await provider.unwrap(wrapped)
@@ -75,7 +85,8 @@ public actor SecretsEngine {
 
     /// The key new data keys are wrapped with now.
     public func currentKey() async throws -> KeyReference {
-        try await provider.currentKey()
+        try availability.requireAvailable()
+        return try await provider.currentKey()
     }
 
     /// Whether `wrapped` is wrapped by another key (or an older version) than the current one.
@@ -86,18 +97,19 @@ public actor SecretsEngine {
 
     /// Whether `wrapped` should be re-wrapped (asks the provider for its current key).
     public func needsRewrap(_ wrapped: WrappedDataKey) async throws -> Bool {
-        Self.needsRewrap(wrapped, current: try await provider.currentKey())
+        Self.needsRewrap(wrapped, current: try await currentKey())
     }
 
     /// `wrapped` re-wrapped under the provider's current key; returned unchanged if already current.
     /// The data key itself stays the same, so sealed fields need no change.
     public func rewrap(_ wrapped: WrappedDataKey) async throws -> WrappedDataKey {
-        try await rewrap(wrapped, current: try await provider.currentKey())
+        try await rewrap(wrapped, current: try await currentKey())
     }
 
     /// Like `rewrap(_:)`, with the current key already known (ask `currentKey()` once per batch).
     public func rewrap(_ wrapped: WrappedDataKey, current: KeyReference) async throws -> WrappedDataKey {
         guard Self.needsRewrap(wrapped, current: current) else { return wrapped }
+        try availability.requireAvailable()
         let rewrapped = try await provider.rewrap(wrapped)
         if let cached = cache[wrapped] {
             cache[rewrapped] = cached
@@ -105,6 +117,11 @@ public actor SecretsEngine {
         logger.debug(
             "re-wrapped a data key", metadata: ["from": .string(wrapped.label), "to": .string(rewrapped.label)])
         return rewrapped
+    }
+
+    /// Forgets the cached plaintext of one data key (one that was just replaced).
+    public func forget(_ wrapped: WrappedDataKey) {
+        cache[wrapped] = nil
     }
 
     /// Forgets every cached plaintext data key.

@@ -186,24 +186,24 @@ struct SecretsTests {
                     return statuses
                 }()
                 let first = try await service.rotate(reencrypt: false, batchSize: 5, stopAfter: 10)
-                #expect(first.status == "running")
-                #expect(first.rowsDone == 10)
+                #expect(first.run.status == "running")
+                #expect(first.run.rowsDone == 10)
                 #expect(try await reads.allSatisfy { $0 == .ok })
                 let middle = try await service.status()
                 #expect(middle.versions.first { $0.version == 1 }?.rows == count - 10)
 
                 let second = try await service.rotate(reencrypt: false, batchSize: 5)
-                #expect(second.status == "completed")
-                #expect(second.id == first.id)
-                #expect(second.rowsDone == count)
+                #expect(second.run.status == "completed")
+                #expect(second.run.id == first.run.id)
+                #expect(second.run.rowsDone == count)
                 let after = try await service.status()
                 #expect(after.versions.map(\.version) == [2])
                 #expect(after.versions.first?.rows == count)
 
                 // Fresh data keys for every row, and still every secret opens.
                 let third = try await service.rotate(reencrypt: true, batchSize: 7)
-                #expect(third.status == "completed")
-                #expect(third.rowsDone == count)
+                #expect(third.run.status == "completed")
+                #expect(third.run.rowsDone == count)
                 for (index, id) in ids.enumerated() {
                     let row = try #require(try await IntegrationConfig.query(on: app.db).filter(\.$publicID == id).first())
                     #expect(try await secrets.open(row, on: app.db)["api_key"] == "secret-\(index)-value")
@@ -251,7 +251,7 @@ struct KeyProviderServiceTests {
                     #expect(try await app.integrationSecrets.open(row, on: app.db)["api_key"] == "vault-protected-value")
                     let service = KeyRotationService(db: app.db, secrets: try app.integrationSecrets, logger: app.logger)
                     let run = try await service.rotate(reencrypt: false)
-                    #expect(run.status == "completed")
+                    #expect(run.run.status == "completed")
                     #expect(try await service.status().versions.map(\.version) == [2])
                     #expect(try await app.integrationSecrets.open(row, on: app.db)["api_key"] == "vault-protected-value")
                 }

@@ -153,6 +153,21 @@ enum Strings {
         "col_by": ("بواسطة", "By"),
         "read_only_note": ("دورك يسمح بالقراءة فقط.", "Your role can only read this."),
         "test_failed_to_run": ("تعذّر تشغيل الاختبار.", "The test could not be run."),
+        "secrets_unreadable_title": ("تعذّر فك تشفير الأسرار المحفوظة.", "The stored secrets cannot be decrypted."),
+        "secrets_unreadable_body": (
+            "المفتاح الرئيسي المضبوط لا يفتح أسرار هذا التكامل (ربما فُقد المفتاح أو استُبدل). أدخل جميع الأسرار من جديد ثم احفظ: تحلّ القيم الجديدة محل القديمة بمفتاح بيانات جديد.",
+            "The configured master key does not open this integration's secrets (the key may have been lost or replaced). Enter every secret again and save: the new values replace the old ones under a new data key."
+        ),
+        "secrets_unavailable_title": ("مزوّد المفاتيح غير متاح.", "The key provider is not available."),
+        "secrets_unavailable_body": ("لا يمكن قراءة الأسرار أو حفظها حتى يعود؛ تُعاد المحاولة تلقائياً.",
+                                     "Secrets can't be read or saved until it is back; the service keeps retrying."),
+        "secrets_reason": ("السبب", "Reason"),
+        "secret_unreadable": ("تعذّر فك تشفير القيمة المحفوظة", "the stored value cannot be decrypted"),
+        "secret_reenter_hint": ("أدخله من جديد.", "Enter it again."),
+        "secret_reenter_required": ("مطلوب: تعذّر فك تشفير القيمة المحفوظة، فأدخلها من جديد",
+                                    "required: the stored value cannot be decrypted; enter it again"),
+        "secrets_reenter_all": ("أدخل جميع الأسرار المشار إليها معاً في حفظ واحد لتحلّ محل المحفوظة.",
+                                "Enter all the marked secrets together in one save to replace the stored ones."),
 
         // Users
         "users_heading": ("المستخدمون", "Users"),

@@ -3,7 +3,7 @@ import SQLKit
 import Synchronization
 import Vapor
 
-/// `GET /health` (liveness) and `GET /ready` (database answers and migrations applied).
+/// `GET /health` (liveness) and `GET /ready` (database answers, migrations applied, key provider available).
 struct HealthController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         routes.get("health", use: health)
@@ -28,6 +28,11 @@ struct HealthController: RouteCollection {
             let pending = try await req.application.readiness.pendingMigrations(req.application)
             if pending > 0 {
                 return try await Status(status: "unavailable", reason: "\(pending) migrations are not applied yet")
+                    .encodeResponse(status: .serviceUnavailable, for: req)
+            }
+            // A key provider that was down at start is retried in the background; until it answers, not ready.
+            if let problem = req.application.keyProviderProblem {
+                return try await Status(status: "unavailable", reason: problem)
                     .encodeResponse(status: .serviceUnavailable, for: req)
             }
             return try await Status(status: "ready").encodeResponse(for: req)

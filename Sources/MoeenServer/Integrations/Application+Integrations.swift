@@ -10,8 +10,8 @@ extension Application {
         typealias Value = ConnectorRegistry
     }
 
-    private struct OutboundClientKey: StorageKey {
-        typealias Value = HTTPClient
+    private struct OutboundTransportKey: StorageKey {
+        typealias Value = AsyncHTTPClientTransport
     }
 
     /// The provider connectors (one registry per process: it holds the Google token cache).
@@ -26,46 +26,42 @@ extension Application {
         set { storage[ConnectorsKey.self] = newValue }
     }
 
-    /// The HTTP client for calls to providers and key services: 5 s connect timeout, no redirects.
-    /// Shut down with the application.
-    var outboundHTTPClient: HTTPClient {
-        if let client = storage[OutboundClientKey.self] { return client }
-        let client = AsyncHTTPClientTransport.makeClient(eventLoopGroup: eventLoopGroup)
-        storage[OutboundClientKey.self] = client
-        lifecycle.use(OutboundClientShutdown(client: client))
-        return client
+    /// The transport for calls to providers and key services: 5 s connect timeout, no redirects,
+    /// connections pinned to the addresses the outbound policy approved. It owns its HTTP clients and is
+    /// shut down with the application.
+    var outboundTransport: AsyncHTTPClientTransport {
+        if let transport = storage[OutboundTransportKey.self] { return transport }
+        let transport = AsyncHTTPClientTransport(eventLoopGroup: eventLoopGroup)
+        storage[OutboundTransportKey.self] = transport
+        lifecycle.use(OutboundTransportShutdown(transport: transport))
+        return transport
     }
+
+    /// The outbound transport's client for requests that need no pinning.
+    var outboundHTTPClient: HTTPClient { outboundTransport.client }
 }
 
-/// Shuts the outbound HTTP client down when the application stops.
-struct OutboundClientShutdown: LifecycleHandler {
-    let client: HTTPClient
+/// Shuts the outbound transport (all its HTTP clients) down when the application stops.
+struct OutboundTransportShutdown: LifecycleHandler {
+    let transport: AsyncHTTPClientTransport
 
     func shutdownAsync(_ application: Application) async {
-        try? await client.shutdown()
+        await transport.shutdown()
     }
 }
 
 enum ServicesSetup {
-    /// Builds the key provider (which proves itself at start-up), the secrets service and the connectors.
+    /// Builds the key provider and the secrets service (see `KeyProviderSetup`) and the connectors.
     static func configure(_ app: Application, config: MoeenConfiguration) async throws {
-        let transport = AsyncHTTPClientTransport(client: app.outboundHTTPClient)
-        let provider: any KeyProvider
-        do {
-            provider = try await KeyProviderFactory.make(
-                environment: config.environment,
-                isProduction: config.isProduction,
-                workingDirectory: URL(fileURLWithPath: app.directory.workingDirectory),
-                transport: transport,
-                logger: app.logger
-            )
-        } catch let error as SecretsError {
-            throw ConfigurationError(variable: "MOEEN_KEY_PROVIDER", message: "could not be used: \(error)")
-        }
-        app.setIntegrationSecrets(IntegrationSecrets(engine: SecretsEngine(provider: provider, logger: app.logger)))
+        // MOEEN_OUTBOUND_ALLOWLIST holds every outbound call, key providers included.
+        let transport: any HTTPTransport = config.outboundAllowlist.map {
+            AllowlistedTransport(app.outboundTransport, allowlist: $0)
+        } ?? app.outboundTransport
+        try await KeyProviderSetup.configure(app, config: config, transport: transport)
         app.connectors = ConnectorRegistry(
             transport: transport,
-            policy: OutboundTargetPolicy(allowPrivateTargets: config.allowPrivateTargets, requireHTTPS: config.isProduction),
+            policy: OutboundTargetPolicy(allowPrivateTargets: config.allowPrivateTargets, requireHTTPS: config.isProduction,
+                                         allowlist: config.outboundAllowlist),
             logger: app.logger
         )
     }

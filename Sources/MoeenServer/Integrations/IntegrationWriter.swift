@@ -62,7 +62,7 @@ struct IntegrationWriter {
             try await row.save(on: db)
             try await AuditLog(
                 action: "INSERT", tableName: IntegrationConfig.schema, recordID: rowID.uuidString,
-                oldValues: nil, newValues: AuditRedaction.integration(row), userID: user.id, ipAddress: req.remoteAddress?.ipAddress
+                oldValues: nil, newValues: AuditRedaction.integration(row), userID: user.id, ipAddress: req.clientAddress
             ).create(on: db)
         }
         req.logger.info("integration created", metadata: ["integration": .string(row.publicID), "type": .string(type.rawValue)])
@@ -103,7 +103,7 @@ struct IntegrationWriter {
             try await row.save(on: db)
             try await AuditLog(
                 action: "UPDATE", tableName: IntegrationConfig.schema, recordID: try row.requireID().uuidString,
-                oldValues: before, newValues: AuditRedaction.integration(row), userID: user.id, ipAddress: req.remoteAddress?.ipAddress
+                oldValues: before, newValues: AuditRedaction.integration(row), userID: user.id, ipAddress: req.clientAddress
             ).create(on: db)
         }
         return row
@@ -116,7 +116,7 @@ struct IntegrationWriter {
             try await row.delete(on: db)
             try await AuditLog(
                 action: "DELETE", tableName: IntegrationConfig.schema, recordID: rowID.uuidString,
-                oldValues: before, newValues: nil, userID: user.id, ipAddress: req.remoteAddress?.ipAddress
+                oldValues: before, newValues: nil, userID: user.id, ipAddress: req.clientAddress
             ).create(on: db)
         }
         req.logger.info("integration deleted", metadata: ["integration": .string(row.publicID)])
@@ -159,43 +159,24 @@ struct ConfigPlan {
         for (field, value) in stored.values {
             if StoredConfig.isSealedEntry(value) { plan.keptSealed[field] = value } else { plan.plain[field] = value }
         }
-        var problems: [String: String] = [:]
-        for (field, value) in incoming {
-            if secretNames.contains(field) {
-                switch value {
-                case .null:
+        let edits = try SettingsEdits.parse(incoming, type: type, storedHints: stored.secretHints)
+        for (field, edit) in edits.edits {
+            switch edit {
+            case .keep:
+                continue
+            case .remove:
+                if secretNames.contains(field) { plan.keptSealed[field] = nil } else { plan.plain[field] = nil }
+                plan.removed.insert(field)
+            case .set(let value):
+                if secretNames.contains(field) {
+                    plan.newSecrets[field] = value
                     plan.keptSealed[field] = nil
-                    plan.removed.insert(field)
-                case .string(let text):
-                    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    let hint = plan.keptSealed[field]?["hint"]?.stringValue
-                    if trimmed.isEmpty || (hint != nil && trimmed == "…" + (hint ?? "")) { continue }
-                    plan.newSecrets[field] = trimmed
-                    plan.keptSealed[field] = nil
-                case .object(let object) where object["set"] != nil:
-                    continue
-                default:
-                    problems["config.\(field)"] = "must be a string"
-                }
-            } else {
-                switch value {
-                case .null:
-                    plan.plain[field] = nil
-                    plan.removed.insert(field)
-                case .string(let text):
-                    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                    if trimmed.isEmpty {
-                        plan.plain[field] = nil
-                        plan.removed.insert(field)
-                    } else {
-                        plan.plain[field] = .string(trimmed)
-                        plan.setPlain[field] = .string(trimmed)
-                    }
-                default: problems["config.\(field)"] = "must be a string"
+                } else {
+                    plan.plain[field] = .string(value)
+                    plan.setPlain[field] = .string(value)
                 }
             }
         }
-        guard problems.isEmpty else { throw APIError.validation(problems) }
 
         // Validate the whole resulting settings. Kept secrets are checked for presence only, unless their
         // format matters (a Slack webhook URL), in which case they are opened for the check.
@@ -205,7 +186,14 @@ struct ConfigPlan {
         if !plan.keptSealed.isEmpty {
             let formatted = IntegrationCatalog.fields(for: type).filter { $0.kind != .secret && $0.kind != .text }.map(\.name)
             let needsOpening = plan.keptSealed.keys.contains { formatted.contains($0) }
-            let opened = needsOpening ? try await req.application.integrationSecrets.open(row, on: req.db) : [:]
+            var opened: [String: String] = [:]
+            if needsOpening {
+                do {
+                    opened = try await req.application.integrationSecrets.open(row, on: req.db)
+                } catch let error as SecretsError where error.meansUnreadableSecrets {
+                    throw UnreadableSecrets.reentryNeeded(row, cause: error, missing: Array(plan.keptSealed.keys))
+                }
+            }
             for field in plan.keptSealed.keys { view[field] = opened[field] ?? "kept-secret" }
         }
         var found = IntegrationCatalog.validate(type: type, config: view)
@@ -221,6 +209,12 @@ struct ConfigPlan {
     /// Seals the new secrets and returns the config to store: this write's changes applied over the row's
     /// settings as they are now in the database (read inside the caller's transaction, locked on PostgreSQL),
     /// so a concurrent key rotation that re-sealed the other fields is not undone.
+    ///
+    /// When the write leaves no stored secret in place (it sends every secret the row keeps, or clears the
+    /// others), the row gets a new data key and the old one is discarded without being opened: that is how
+    /// secrets sealed under a lost or wrong master key are replaced. Otherwise the new secrets are sealed
+    /// under the row's data key; if that does not open, the write is refused naming the secrets to send too
+    /// (see `UnreadableSecrets`).
     func apply(secrets: IntegrationSecrets, row: IntegrationConfig, on db: any Database) async throws -> JSONValue {
         var result: [String: JSONValue] = [:]
         if let id = row.id, let current = try await IntegrationConfig.lockedConfig(id, on: db) {
@@ -228,7 +222,15 @@ struct ConfigPlan {
         }
         for field in removed { result[field] = nil }
         for (field, value) in setPlain { result[field] = value }
-        for (field, entry) in try await secrets.seal(newSecrets, for: row, on: db) { result[field] = entry }
+        let untouchedSealed = result.filter { StoredConfig.isSealedEntry($0.value) && newSecrets[$0.key] == nil }.map(\.key)
+        let freshDataKey = !newSecrets.isEmpty && untouchedSealed.isEmpty
+        do {
+            for (field, entry) in try await secrets.seal(newSecrets, for: row, on: db, freshDataKey: freshDataKey) {
+                result[field] = entry
+            }
+        } catch let error as SecretsError where error.meansUnreadableSecrets {
+            throw UnreadableSecrets.reentryNeeded(row, cause: error, missing: untouchedSealed)
+        }
         return .object(result)
     }
 }

@@ -31,7 +31,9 @@ final class IntegrationDataKey: Model, @unchecked Sendable {
     }
 }
 
-/// A row of `key_rotations`.
+/// A row of `key_rotations`: one rotation run. At most one row is `running` at a time (a unique partial
+/// index); its owner renews `lease_expires_at` while it works, and a run whose lease ran out (its process
+/// died) may be taken over by the next `moeen keys rotate`.
 final class KeyRotation: Model, @unchecked Sendable {
     static let schema = "key_rotations"
 
@@ -46,8 +48,15 @@ final class KeyRotation: Model, @unchecked Sendable {
     @OptionalField(key: "error_message") var errorMessage: String?
     @Field(key: "started_at") var startedAt: Date
     @OptionalField(key: "finished_at") var finishedAt: Date?
+    /// Who runs it now (host, process id and a per-run token); nil once it stopped.
+    @OptionalField(key: "claimed_by") var claimedBy: String?
+    /// Until when `claimedBy` holds it without renewing.
+    @OptionalField(key: "lease_expires_at") var leaseExpiresAt: Date?
 
     init() {}
+
+    /// `local:ab12cd34 v2`.
+    var targetLabel: String { "\(targetKeyID) v\(targetKeyVersion)" }
 }
 
 /// A row of `integration_health_history`.

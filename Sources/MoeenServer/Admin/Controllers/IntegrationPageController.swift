@@ -1,6 +1,7 @@
 import Fluent
 import Foundation
 import MoeenCore
+import MoeenSecrets
 import Vapor
 
 /// `/settings/integrations/{public_id}`: every role reads; managers test; admins save and enable/disable.
@@ -11,10 +12,10 @@ struct IntegrationPageController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         routes.grouped(RequirePageRole(role: .viewer)).get(SiteURL.pattern(.integration(publicID: "")), use: show)
         routes.grouped(RequirePageRole(role: .manager))
-            .on(.POST, SiteURL.pattern(.integrationTest(publicID: "")), body: .collect(maxSize: "64kb"), use: test)
+            .formPost(SiteURL.pattern(.integrationTest(publicID: "")), maxSize: "64kb", use: test)
         let admins = routes.grouped(RequirePageRole(role: .admin))
-        admins.on(.POST, SiteURL.pattern(.integrationSave(publicID: "")), body: .collect(maxSize: "64kb"), use: save)
-        admins.on(.POST, SiteURL.pattern(.integrationEnable(publicID: "")), body: .collect(maxSize: "16kb"), use: enable)
+        admins.formPost(SiteURL.pattern(.integrationSave(publicID: "")), maxSize: "64kb", use: save)
+        admins.formPost(SiteURL.pattern(.integrationEnable(publicID: "")), maxSize: "16kb", use: enable)
     }
 
     // MARK: Reading
@@ -42,16 +43,25 @@ struct IntegrationPageController: RouteCollection {
         let type = IntegrationType(rawValue: row.integrationType)
         let typeLabel = type.map { language == .ar ? $0.labelAR : $0.labelEN } ?? row.integrationType
         let stored = StoredConfig(row.config)
+        let problem = await Self.secretsProblem(req, row, stored)
+        let mustReenter = problem?.kind == .unreadable
 
         let specs = type.map(IntegrationCatalog.fields(for:)) ?? []
         let fields = specs.map { spec -> IntegrationPage.Field in
             let storedValue = stored.values[spec.name]
             var secretState: String?
             var secretHint: String?
+            var reenter = false
             if spec.secret {
                 if let storedValue, StoredConfig.isSealedEntry(storedValue) {
-                    secretState = Strings.text("secret_set", language)
-                    secretHint = storedValue["hint"]?.stringValue.map { "…" + $0 }
+                    if mustReenter {
+                        // The stored value cannot be opened: it must be typed again, not kept.
+                        secretState = Strings.text("secret_unreadable", language)
+                        reenter = true
+                    } else {
+                        secretState = Strings.text("secret_set", language)
+                        secretHint = storedValue["hint"]?.stringValue.map { "…" + $0 }
+                    }
                 } else {
                     secretState = Strings.text("secret_unset", language)
                 }
@@ -61,8 +71,9 @@ struct IntegrationPageController: RouteCollection {
                 id: "field-\(spec.name)", inputName: Self.fieldPrefix + spec.name,
                 label: language == .ar ? spec.labelAR : spec.labelEN,
                 inputType: spec.secret ? "password" : spec.kind.inputType,
-                required: spec.required, secret: spec.secret, value: plain,
+                required: spec.required || reenter, secret: spec.secret, value: plain,
                 placeholder: spec.defaultValue ?? "", secretState: secretState, secretHint: secretHint,
+                mustReenter: reenter,
                 error: draft?.errors["config.\(spec.name)"].map { Self.describe($0, language) },
                 ltr: spec.kind != .text || spec.secret
             )
@@ -101,6 +112,7 @@ struct IntegrationPageController: RouteCollection {
             testAction: SiteURL.integrationTest(publicID: row.publicID).path,
             nameError: draft?.errors["name"].map { Self.describe($0, language) },
             formError: draft?.formError ?? (draft.map { _ in Strings.text("fix_errors", language) }),
+            secretsNotice: problem.map { IntegrationPage.SecretsNotice($0, language) },
             fields: fields, result: result, testError: testError,
             webhookURL: WebhookPaths.url(base: Self.publicBase(req), type: row.integrationType, publicID: row.publicID),
             health: HealthBadge(score: row.healthScore, tested: row.lastTestAt != nil, language),
@@ -142,6 +154,13 @@ struct IntegrationPageController: RouteCollection {
         let patch = IntegrationPatch(name: name, description: description, config: config, isEnabled: nil)
         do {
             _ = try await IntegrationWriter(req: req).update(row, patch, by: req.currentUser)
+        } catch let error as APIError where error.code == UnreadableSecrets.code {
+            // Some, not all, secrets were re-entered over secrets that cannot be decrypted: ask for the rest.
+            let fresh = try await load(req)
+            let draft = Draft(name: name ?? fresh.name, description: description ?? fresh.description ?? "",
+                              values: entered, errors: Self.reentryErrors(error, req.language),
+                              formError: Strings.text("secrets_reenter_all", req.language))
+            return try await render(req, fresh, draft: draft, status: error.status)
         } catch let error as APIError where error.status == .unprocessableEntity || error.status == .conflict {
             let fresh = try await load(req)
             var errors = error.fields ?? [:]
@@ -150,6 +169,12 @@ struct IntegrationPageController: RouteCollection {
                               values: entered, errors: errors,
                               formError: errors.isEmpty ? error.message : nil)
             return try await render(req, fresh, draft: draft, status: error.status)
+        } catch let error as SecretsError {
+            // The key provider is down (or the secrets cannot be used): say so on the form, keep what was typed.
+            let fresh = try await load(req)
+            let draft = Draft(name: name ?? fresh.name, description: description ?? fresh.description ?? "",
+                              values: entered, errors: [:], formError: error.description)
+            return try await render(req, fresh, draft: draft, status: error.apiError.status)
         }
         return AdminView.redirect(req, to: SiteURL.integration(publicID: row.publicID).path, notice: "saved")
     }
@@ -160,6 +185,11 @@ struct IntegrationPageController: RouteCollection {
         let wanted = (try? req.content.get(String.self, at: "enabled")) == "true"
         do {
             _ = try await IntegrationWriter(req: req).update(row, IntegrationPatch(isEnabled: wanted), by: req.currentUser)
+        } catch let error as APIError where error.code == UnreadableSecrets.code {
+            let fresh = try await load(req)
+            let draft = Draft(name: fresh.name, description: fresh.description ?? "", values: [:],
+                              errors: Self.reentryErrors(error, req.language), formError: Strings.text("secrets_reenter_all", req.language))
+            return try await render(req, fresh, draft: draft, status: error.status)
         } catch let error as APIError where error.status == .unprocessableEntity {
             // Enabling needs complete settings: show what is missing next to each field.
             let fresh = try await load(req)
@@ -190,11 +220,39 @@ struct IntegrationPageController: RouteCollection {
             let fields = (error.fields ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
             let message = ([error.message] + fields).joined(separator: " — ")
             return try await render(req, try await load(req), testError: message, status: error.status)
+        } catch let error as SecretsError {
+            // Secrets that cannot be decrypted, or a key provider that is down: the page says which, and why.
+            if wantsJSON { throw error }
+            return try await render(req, try await load(req), testError: error.description, status: error.apiError.status)
         }
         return req.redirect(to: SiteURL.integration(publicID: row.publicID).path + "#test-result", redirectType: .normal)
     }
 
     // MARK: Helpers
+
+    /// What stands between the row's stored secrets and their use, if anything: secrets no configured key
+    /// opens (they must be entered again), or a key provider that cannot be reached. Rows without stored
+    /// secrets have no problem to report.
+    static func secretsProblem(_ req: Request, _ row: IntegrationConfig, _ stored: StoredConfig) async -> SecretsProblem? {
+        guard stored.values.values.contains(where: StoredConfig.isSealedEntry) else { return nil }
+        do {
+            let secrets = try req.application.integrationSecrets
+            guard let reason = try await secrets.unreadableReason(of: row, on: req.db) else { return nil }
+            return SecretsProblem(kind: .unreadable, reason: reason.description)
+        } catch let error as SecretsError {
+            return SecretsProblem(kind: .unavailable, reason: error.description)
+        } catch let error as APIError {
+            return SecretsProblem(kind: .unavailable, reason: error.message)
+        } catch {
+            req.logger.warning("could not check the stored secrets", metadata: ["integration": .string(row.publicID), "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// The writer's "re-enter these secrets" fields, in the viewer's language.
+    static func reentryErrors(_ error: APIError, _ language: Language) -> [String: String] {
+        (error.fields ?? [:]).mapValues { _ in Strings.text("secret_reenter_required", language) }
+    }
 
     private func load(_ req: Request) async throws -> IntegrationConfig {
         guard let id = req.parameters.get("public_id"), PublicID.matches(id, .integration) else {
@@ -256,4 +314,18 @@ enum HealthHistorySource {
             log.createdAt.map { (at: $0, success: log.status == "success", durationMs: log.durationMs ?? 0) }
         })
     }
+}
+
+/// Why an integration's stored secrets cannot be used right now.
+struct SecretsProblem: Equatable {
+    enum Kind: String {
+        /// No configured key opens them: they must be entered again (all of them, in one save).
+        case unreadable
+        /// The key provider cannot be reached (or is not configured); nothing to re-enter.
+        case unavailable
+    }
+
+    let kind: Kind
+    /// The technical reason (names the integration and key ids, never a secret).
+    let reason: String
 }

@@ -17,6 +17,9 @@ struct IntegrationPage: Encodable {
         let secretState: String?
         /// The stored secret's last characters (`…9f2c`), shown left to right inside either language.
         let secretHint: String?
+        /// The stored secret cannot be decrypted: the input is required and says "enter it again" instead
+        /// of "leave empty to keep".
+        let mustReenter: Bool
         let error: String?
         let ltr: Bool
     }
@@ -28,6 +31,23 @@ struct IntegrationPage: Encodable {
         let duration: String?
         let statusCode: Int?
         let at: TimeDisplay?
+    }
+
+    /// The notice above the form when the stored secrets cannot be used: why, and what to do.
+    struct SecretsNotice: Encodable {
+        /// `unreadable` (enter every secret again) or `unavailable` (the key provider is down).
+        let kind: String
+        let title: String
+        let body: String
+        /// The service's technical reason (key ids, never a secret), shown left to right.
+        let reason: String
+
+        init(_ problem: SecretsProblem, _ language: Language) {
+            kind = problem.kind.rawValue
+            title = Strings.text("secrets_\(problem.kind.rawValue)_title", language)
+            body = Strings.text("secrets_\(problem.kind.rawValue)_body", language)
+            reason = problem.reason
+        }
     }
 
     struct LogRow: Encodable {
@@ -55,6 +75,7 @@ struct IntegrationPage: Encodable {
     let testAction: String
     let nameError: String?
     let formError: String?
+    let secretsNotice: SecretsNotice?
     let fields: [Field]
     let result: Result?
     let testError: String?
