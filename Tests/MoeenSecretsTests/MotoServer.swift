@@ -28,6 +28,48 @@ enum MotoServer {
         }
     }
 
+    /// Whether the end-to-end tests against moto run here.
+    enum Decision: Equatable {
+        /// moto is installed: run.
+        case run
+        /// A developer machine without moto: skip, saying how to install it.
+        case skip(String)
+        /// CI without moto: fail — a test that CI never runs proves nothing.
+        case fail(String)
+    }
+
+    static let installHint = "python3 -m pip install 'moto[server]'"
+
+    /// Whether `CI` is set (to anything but `false` or `0`), as CI services and `.ci/run` do.
+    static func isCI(_ environment: [String: String]) -> Bool {
+        guard let value = environment["CI"]?.trimmingCharacters(in: .whitespaces).lowercased(), !value.isEmpty else { return false }
+        return value != "false" && value != "0"
+    }
+
+    static func decision(installed: Bool, environment: [String: String]) -> Decision {
+        if installed { return .run }
+        if isCI(environment) {
+            return .fail("moto's server (python3 -m moto.server with flask) is required when CI is set; install it with \(installHint)")
+        }
+        return .skip("moto's server is not installed on this machine; install it with \(installHint) to run this test")
+    }
+
+    /// The decision for this machine and process.
+    static func decision() async -> Decision {
+        decision(installed: await isAvailable(), environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// For a test's `.enabled` trait: run unless this is a developer machine without moto.
+    static func shouldRun() async -> Bool {
+        if case .skip = await decision() { return false }
+        return true
+    }
+
+    /// Fails the running test, with the reason, when CI lacks moto.
+    static func requireAvailable() async throws {
+        if case .fail(let reason) = await decision() { throw StartFailure(description: reason) }
+    }
+
     struct StartFailure: Error, CustomStringConvertible {
         var description: String
     }

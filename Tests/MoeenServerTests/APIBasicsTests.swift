@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import MoeenCore
 @testable import MoeenServer
 import SQLKit
 import Testing
@@ -231,6 +232,135 @@ struct APIBasicsTests {
                 #expect(body["name"] as? String == "مركز الهمم")
                 #expect(body["tags"] as? [String] == ["مهم", "vip"])
             }
+        }
+    }
+
+    /// `GET path` with a bearer token; the status and the error code (if any).
+    static func get(_ app: Application, _ path: String, auth: String) async throws -> (status: HTTPStatus, code: String?, body: [String: Any]) {
+        let res = try await app.testing().sendRequest(.GET, path, headers: .auth(auth))
+        let body = (try? json(res)) ?? [:]
+        return (res.status, (body["error"] as? [String: Any])?["code"] as? String, body)
+    }
+
+    static func percentEncoded(_ cursor: String) -> String {
+        cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? cursor
+    }
+
+    @Test("a forged, foreign, unreadable or stale cursor is 400 invalid_cursor, never an empty last page")
+    func invalidCursor() async throws {
+        try await withMoeenApp { app in
+            let auth = try await app.bearer(role: .staff)
+            for index in 0..<3 {
+                _ = try await app.call(.POST, "/api/crm/leads", auth: auth, body: .object(["name": .string("Lead \(index)")]))
+            }
+            let first = try await Self.get(app, "api/crm/leads?limit=1", auth: auth)
+            let cursor = try #require(first.body["next_cursor"] as? String)
+            let second = try await Self.get(app, "api/crm/leads?limit=1&cursor=\(Self.percentEncoded(cursor))", auth: auth)
+            #expect(second.status == .ok)
+            #expect((second.body["data"] as? [Any])?.count == 1)
+
+            let someUser = try #require(try await User.query(on: app.db).first()).requireID()
+            for bad in [PageRequest.encode(UUID()), PageRequest.encode(someUser), "not a cursor", "bm90LWEtdXVpZA=="] {
+                let answer = try await Self.get(app, "api/crm/leads?cursor=\(Self.percentEncoded(bad))", auth: auth)
+                #expect(answer.status == .badRequest, "\(bad)")
+                #expect(answer.code == "invalid_cursor", "\(bad)")
+            }
+            // The row the cursor names is deleted: the cursor is stale.
+            let named = try #require(PageRequest.decode(cursor))
+            try await CRMLead.query(on: app.db).filter(\.$id == named).delete()
+            let stale = try await Self.get(app, "api/crm/leads?limit=1&cursor=\(Self.percentEncoded(cursor))", auth: auth)
+            #expect(stale.status == .badRequest)
+            #expect(stale.code == "invalid_cursor")
+        }
+    }
+
+    @Test("a unique-key violation is recognised by the database's error code; other constraint failures are not")
+    func uniqueViolationByCode() async throws {
+        try await withMoeenApp { app in
+            let user = User(email: "dup@example.org", name: "A", passwordHash: "-", role: .viewer)
+            try await user.create(on: app.db)
+
+            let sameEmail = User(email: "dup@example.org", name: "B", passwordHash: "-", role: .viewer)
+            let duplicate = await #expect(throws: (any Error).self) { try await sameEmail.create(on: app.db) }
+            #expect(duplicate.map(UniqueViolation.matches) == true)
+            #expect(duplicate.map { ErrorRenderingMiddleware.map($0).status } == .conflict)
+
+            let sameID = User(email: "other@example.org", name: "C", passwordHash: "-", role: .viewer)
+            sameID.id = user.id
+            let primaryKey = await #expect(throws: (any Error).self) { try await sameID.create(on: app.db) }
+            #expect(primaryKey.map(UniqueViolation.matches) == true)
+
+            // A CHECK constraint (a role outside the allowed values) is a constraint failure, not a duplicate.
+            let sql = try #require(app.db as? any SQLDatabase)
+            let check = await #expect(throws: (any Error).self) {
+                try await sql.raw("""
+                    INSERT INTO users (id, email, name, password_hash, role, is_active, created_at, updated_at)
+                    VALUES (\(bind: UUID()), 'check@example.org', 'D', '-', 'owner', \(bind: true), \(bind: Date()), \(bind: Date()))
+                    """).run()
+            }
+            #expect(check.map(UniqueViolation.matches) == false)
+            #expect(check.map { ErrorRenderingMiddleware.map($0).status } == .unprocessableEntity)
+            #expect(UniqueViolation.matches(APIError.conflict("x")) == false)
+        }
+    }
+
+    @Test("the same new user created many times at once: one is created, every other is told the address is in use")
+    func concurrentDuplicateUsers() async throws {
+        try await withMoeenApp { app in
+            try await app.bootAsServe()
+            let outcomes = await withTaskGroup(of: String.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        do {
+                            _ = try await app.accounts.createUser(email: "same@example.org", name: "Same", role: .viewer, password: "correct horse battery")
+                            return "created"
+                        } catch let problem as Accounts.Problem {
+                            return "problem: \(problem)"
+                        } catch {
+                            return "other: \(error)"
+                        }
+                    }
+                }
+                var all: [String] = []
+                for await outcome in group { all.append(outcome) }
+                return all
+            }
+            #expect(outcomes.filter { $0 == "created" }.count == 1, "\(outcomes)")
+            #expect(outcomes.filter { $0 == "problem: email is already used by another user" }.count == 7, "\(outcomes)")
+            let stored = try await User.query(on: app.db).filter(\.$email == "same@example.org").count()
+            #expect(stored == 1)
+        }
+    }
+
+    @Test("no value bound into SQL reaches the log at any level (trace here): a lead's e-mail and phone, a user's e-mail")
+    func bindsNeverLogged() async throws {
+        try await withMoeenApp { app in
+            #expect(app.logger.logLevel == .trace)
+            let sentinel = "sentinel\(UUID().uuidString.prefix(8).lowercased())"
+            let digits = String((0..<8).map { _ in Character(String(Int.random(in: 0...9))) })
+            let email = "\(sentinel)@example.org"
+            let phone = "+9665\(digits)"
+            let auth = try await app.bearer(role: .staff)
+            let created = try await app.call(.POST, "/api/crm/leads", auth: auth, body: .object([
+                "name": .string("Lead"), "email": .string(email), "phone": .string(phone),
+            ]))
+            #expect(created.status == .created, "\(created.text)")
+            let id = try #require(created.json["public_id"] as? String)
+            #expect(try await app.call(.GET, "/api/crm/leads/\(id)", auth: auth).text.contains(sentinel))
+            #expect(try await app.call(.GET, "/api/crm/leads", auth: auth).text.contains(sentinel))
+            let lead = try await CRMLead.query(on: app.db).filter(\.$email == email).first()
+            #expect(lead?.phone?.hasSuffix(digits) == true)
+
+            _ = try await app.accounts.createUser(email: "user-\(email)", name: "User", role: .viewer, password: "correct horse battery")
+            let formToken = SessionCookie.randomToken()
+            let signIn = try await app.postForm("/login", ["email": "user-\(email)", "password": "not it at all", "csrf_token": formToken],
+                                                headers: ["Cookie": "\(LoginController.formCookie)=\(formToken)"])
+            #expect(signIn.status == .unauthorized)
+
+            let log = LogCapture.shared.text
+            #expect(log.contains("crm_leads"), "the queries were logged (without their values)")
+            #expect(!log.contains(sentinel), "an e-mail address reached the log")
+            #expect(!log.contains(digits), "a phone number reached the log")
         }
     }
 }

@@ -59,6 +59,62 @@ struct ConfigurationTests {
             _ = try MoeenConfiguration.parse(environment: ["MOEEN_PUBLIC_URL": "http://hub.example.org"], environmentName: "production")
         }
     }
+
+    @Test("production requires MOEEN_PUBLIC_URL to be set (and https), and accepts it then")
+    func productionNeedsPublicURL() throws {
+        #expect {
+            _ = try MoeenConfiguration.parse(environment: [:], environmentName: "production")
+        } throws: { error in
+            (error as? ConfigurationError)?.variable == "MOEEN_PUBLIC_URL"
+        }
+        let config = try MoeenConfiguration.parse(environment: ["MOEEN_PUBLIC_URL": "https://hub.example.org"], environmentName: "production")
+        #expect(config.publicURL == "https://hub.example.org")
+        #expect(config.cookiesAreSecure)
+        // Elsewhere it stays optional.
+        #expect(try MoeenConfiguration.parse(environment: [:], environmentName: "development").publicURL == nil)
+    }
+
+    @Test("production refuses MOEEN_ALLOW_PRIVATE_TARGETS=true, naming it; false is fine; development allows it")
+    func productionRefusesPrivateTargets() throws {
+        let https = ["MOEEN_PUBLIC_URL": "https://hub.example.org"]
+        for value in ["true", "1", "yes", "on"] {
+            #expect {
+                _ = try MoeenConfiguration.parse(environment: https.merging(["MOEEN_ALLOW_PRIVATE_TARGETS": value]) { $1 }, environmentName: "production")
+            } throws: { error in
+                (error as? ConfigurationError)?.variable == "MOEEN_ALLOW_PRIVATE_TARGETS" && "\(error)".hasPrefix("MOEEN_ALLOW_PRIVATE_TARGETS")
+            }
+        }
+        let refused = try MoeenConfiguration.parse(environment: https.merging(["MOEEN_ALLOW_PRIVATE_TARGETS": "false"]) { $1 }, environmentName: "production")
+        #expect(!refused.allowPrivateTargets)
+        #expect(try MoeenConfiguration.parse(environment: ["MOEEN_ALLOW_PRIVATE_TARGETS": "true"], environmentName: "development").allowPrivateTargets)
+    }
+
+    @Test("a health interval too large to count is a configuration error, not a crash", arguments: [
+        "99999999999999999h", "9223372036854775807m", "99999999999999999999", "8d", "-5m", "+5m", "5 m", "h",
+    ])
+    func hugeDurations(raw: String) {
+        #expect(MoeenConfiguration.parseDuration(raw) == nil)
+        #expect {
+            _ = try MoeenConfiguration.parse(environment: ["MOEEN_HEALTH_INTERVAL": raw], environmentName: "development")
+        } throws: { error in
+            (error as? ConfigurationError)?.variable == "MOEEN_HEALTH_INTERVAL"
+        }
+    }
+
+    @Test("durations: seconds, minutes, hours; the interval is bounded to 10 seconds … 7 days")
+    func durations() throws {
+        #expect(MoeenConfiguration.parseDuration("300") == .seconds(300))
+        #expect(MoeenConfiguration.parseDuration("90s") == .seconds(90))
+        #expect(MoeenConfiguration.parseDuration("5m") == .seconds(300))
+        #expect(MoeenConfiguration.parseDuration("2h") == .seconds(7200))
+        #expect(try MoeenConfiguration.parse(environment: ["MOEEN_HEALTH_INTERVAL": "168h"], environmentName: "testing").healthInterval == .seconds(604_800))
+        #expect(throws: ConfigurationError.self) {
+            _ = try MoeenConfiguration.parse(environment: ["MOEEN_HEALTH_INTERVAL": "169h"], environmentName: "testing")
+        }
+        #expect(throws: ConfigurationError.self) {
+            _ = try MoeenConfiguration.parse(environment: ["MOEEN_HEALTH_INTERVAL": "9s"], environmentName: "testing")
+        }
+    }
 }
 
 @Suite("Start-up key checks")

@@ -11,6 +11,7 @@ let expectedSchema: [String: [String]] = [
     "users": ["id", "email", "name", "password_hash", "role", "is_active", "last_login_at", "created_at", "updated_at"],
     "api_tokens": ["id", "user_id", "name", "token_hash", "token_prefix", "last_used_at", "expires_at", "created_at"],
     "sessions": ["id", "user_id", "token_hash", "csrf_token", "ip_address", "user_agent", "expires_at", "last_seen_at", "created_at"],
+    "login_throttles": ["throttle_key", "window_start", "attempts"],
     "patients": ["id", "public_id", "full_name", "phone", "email", "date_of_birth", "preferred_channel", "created_at", "updated_at"],
     "audit_logs": ["id", "action", "table_name", "record_id", "old_values", "new_values", "user_id", "created_at"],
     "integration_configs": [

@@ -145,6 +145,45 @@ struct CommandLineTests {
         #expect(integrations.count == 7)
     }
 
+    @Test("serve on a fresh database says in one line how many migrations it applied; each migration's lines are debug only")
+    func serveMigrationSummary() async throws {
+        var (env, directory) = try Self.freshEnvironment()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        env["LOG_LEVEL"] = "info"
+        let port = Int.random(in: 20_000...40_000)
+
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["serve", "--port", "\(port)"]
+        process.environment = env
+        process.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        let stdout = LineCollector(out.fileHandleForReading)
+        let stderr = LineCollector(err.fileHandleForReading)
+
+        _ = try await stdout.firstLine(containing: "/setup?token=", within: .seconds(60))
+        let summary = try await stderr.firstLine(containing: "Applied ", within: .seconds(10))
+        let applied = try Self.sqlite(directory.appendingPathComponent("moeen.sqlite"), "SELECT COUNT(*) FROM _fluent_migrations").first ?? ""
+        #expect(Int(applied) ?? 0 > 10)
+        #expect(summary.hasSuffix("Applied \(applied) migrations."), "\(summary)")
+        let logged = stderr.text
+        #expect(!logged.contains("[Migrator]"), "\(logged)")
+        #expect(logged.split(separator: "\n").filter { $0.lowercased().contains("migrat") }.count == 1, "\(logged)")
+        process.terminate()
+        process.waitUntilExit()
+
+        // Nothing left to apply: no summary at all.
+        let again = try Self.run(["users", "create", "--email", "a@example.org", "--name", "A", "--role", "admin", "--password", "a long enough password"],
+                                 environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(!again.stderr.contains("Applied"), "\(again.stderr)")
+        #expect(!again.stderr.contains("[Migrator]"), "\(again.stderr)")
+    }
+
     @Test("integrations test prints the result and logs it like the API; integrations list and keys status answer")
     func integrationsTestCommand() async throws {
         var (env, directory) = try Self.freshEnvironment()
@@ -249,6 +288,9 @@ final class LineCollector: Sendable {
             self.buffer.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
     }
+
+    /// Everything collected so far.
+    var text: String { buffer.withLock { $0 } }
 
     func firstLine(containing needle: String, within limit: Duration) async throws -> String {
         let deadline = ContinuousClock.now + limit

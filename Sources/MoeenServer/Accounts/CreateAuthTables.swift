@@ -85,3 +85,21 @@ struct CreateSetupTokens: AsyncMigration {
         try await database.schema("setup_tokens").delete()
     }
 }
+
+/// `login_throttles`: sign-in attempts per client address and per account in the current window, shared by
+/// every process on the database (see `LoginRateLimiter`). Keys are SHA-256 hashes, so neither e-mail
+/// addresses nor client addresses are stored.
+struct CreateLoginThrottles: AsyncMigration {
+    func prepare(on database: any Database) async throws {
+        try await database.schema("login_throttles")
+            .field("throttle_key", .string, .identifier(auto: false))
+            .field("window_start", .datetime, .required)
+            .field("attempts", .int, .required)
+            .create()
+        try await database.createIndex("idx_login_throttles_window_start", on: "login_throttles", columns: ["window_start"])
+    }
+
+    func revert(on database: any Database) async throws {
+        try await database.schema("login_throttles").delete()
+    }
+}

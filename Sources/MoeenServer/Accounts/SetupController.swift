@@ -3,9 +3,14 @@ import Vapor
 
 /// `/setup`: creates the first admin from the one-time link printed by `moeen serve`.
 struct SetupController: RouteCollection {
+    /// Redemptions in this process run one at a time. The database alone already admits only one (see
+    /// `SetupLinks.redeem`); queueing here as well keeps concurrent posts from waiting on SQLite's write lock
+    /// while holding blocking-pool threads that the transaction holding it needs to finish.
+    let redemptions = SerialGate()
+
     func boot(routes: any RoutesBuilder) throws {
         routes.get("setup", use: form)
-        routes.on(.POST, "setup", body: .collect(maxSize: "64kb"), use: submit)
+        routes.formPost(["setup"], maxSize: "64kb", use: submit)
     }
 
     struct PageContext: Encodable {
@@ -51,11 +56,14 @@ struct SetupController: RouteCollection {
         }
     }
 
+    /// Creates the first admin. Everything that can fail on its own (the fields, the password's hash) is done
+    /// first; then one transaction redeems the link and inserts the user, so that of any number of posts with
+    /// the link, at once or one after another, exactly one creates an admin and the others see the expired page.
     @Sendable
     func submit(req: Request) async throws -> Response {
         let input = try req.content.decode(Submission.self)
         let token = input.token ?? ""
-        guard let record = try await SetupLinks.find(token, on: req.db),
+        guard try await SetupLinks.find(token, on: req.db) != nil,
               try await User.query(on: req.db).count() == 0
         else {
             return try await expired(req)
@@ -70,12 +78,14 @@ struct SetupController: RouteCollection {
                 minimumPasswordLength: Accounts.minimumPasswordLength
             ), status: .unprocessableEntity)
         }
+        let passwords = req.application.passwordHashing
         do {
-            try await req.db.transaction { db in
-                let accounts = Accounts(db: db, passwordCost: req.moeenConfiguration.passwordHashCost)
-                _ = try await accounts.createUser(email: email, name: name, role: .admin, password: password)
-                record.usedAt = Date()
-                try await record.save(on: db)
+            let newUser = try await req.accounts.prepareUser(email: email, name: name, role: .admin, password: password)
+            try await redemptions.run {
+                try await req.db.transaction { db in
+                    guard try await SetupLinks.redeem(token, on: db) else { throw SetupLinkSpent() }
+                    _ = try await Accounts(db: db, passwords: passwords).insert(newUser)
+                }
             }
         } catch let problem as Accounts.Problem {
             return try await page(req, PageContext(
@@ -83,6 +93,9 @@ struct SetupController: RouteCollection {
                 errors: [problem.field: problem.message],
                 minimumPasswordLength: Accounts.minimumPasswordLength
             ), status: .unprocessableEntity)
+        } catch is SetupLinkSpent {
+            req.logger.notice("refused a setup link that another request had just used")
+            return try await expired(req)
         }
         req.logger.notice("first admin created", metadata: ["email": "\(email.lowercased())"])
         let done = DonePage(frame: PageFrame(req, title: Strings.text("setup_done_title", req.language)),
@@ -102,5 +115,30 @@ struct SetupController: RouteCollection {
             body: Strings.text("setup_expired_body", req.language), backHref: SiteURL.login.path
         )
         return try await AdminView.render("setup-expired", page, status: .notFound, for: req)
+    }
+}
+
+/// Thrown inside the setup transaction when the link was spent by a concurrent request (rolls it back).
+struct SetupLinkSpent: Error {}
+
+/// Runs async work one piece at a time, in arrival order, without blocking a thread while waiting.
+actor SerialGate {
+    private var running = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ work: @Sendable () async throws -> T) async throws -> T {
+        if running {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            running = true
+        }
+        defer {
+            if waiting.isEmpty {
+                running = false
+            } else {
+                waiting.removeFirst().resume()
+            }
+        }
+        return try await work()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MoeenCore
 
 /// Every setting of the service, read once at boot from the environment (and `.env` files in development).
 ///
@@ -34,6 +35,11 @@ public struct MoeenConfiguration: Sendable {
     public var providerTimeout: Duration = .seconds(15)
     /// bcrypt cost for passwords (`MOEEN_BCRYPT_COST`, 10–16, default 12).
     public var passwordHashCost: Int = 12
+    /// `MOEEN_OUTBOUND_ALLOWLIST`: when set, the only host names and address ranges any outbound call
+    /// (connectors, key providers) may reach; everything else is refused before any look-up.
+    public var outboundAllowlist: OutboundAllowlist?
+    /// `MOEEN_TRUSTED_PROXIES`: the proxies whose `X-Forwarded-For` names the client's address.
+    public var trustedProxies: [IPNetwork] = []
     /// The full environment the configuration came from (key providers read their own settings from it).
     public var environment: [String: String]
 
@@ -103,13 +109,28 @@ public struct MoeenConfiguration: Sendable {
         }
 
         if let raw = nonEmpty(env["MOEEN_HEALTH_INTERVAL"]) {
-            guard let interval = parseDuration(raw), interval >= .seconds(10) else {
-                throw ConfigurationError(variable: "MOEEN_HEALTH_INTERVAL", message: "must be a duration of at least 10 seconds, like 300, 90s, 5m or 1h (got \"\(raw)\")")
+            guard let interval = parseDuration(raw), interval >= .seconds(10), interval <= maximumHealthInterval else {
+                throw ConfigurationError(
+                    variable: "MOEEN_HEALTH_INTERVAL",
+                    message: "must be a duration from 10 seconds to 7 days, like 300, 90s, 5m or 1h (got \"\(raw)\")"
+                )
             }
             config.healthInterval = interval
         }
 
         config.allowPrivateTargets = try parseBool(env, "MOEEN_ALLOW_PRIVATE_TARGETS", default: false)
+        if config.isProduction && config.allowPrivateTargets {
+            throw ConfigurationError(
+                variable: "MOEEN_ALLOW_PRIVATE_TARGETS",
+                message: "must not be true in production: integrations could then reach the machine's own and internal services"
+            )
+        }
+        if config.isProduction && config.publicURL == nil {
+            throw ConfigurationError(
+                variable: "MOEEN_PUBLIC_URL",
+                message: "is required in production: set the service's external https address, like https://hub.example.org"
+            )
+        }
         config.autoMigrate = try parseBool(env, "MOEEN_AUTO_MIGRATE", default: true)
 
         if let raw = nonEmpty(env["LOG_LEVEL"]) {
@@ -117,6 +138,30 @@ public struct MoeenConfiguration: Sendable {
                 throw ConfigurationError(variable: "LOG_LEVEL", message: "must be one of trace, debug, info, notice, warning, error, critical (got \"\(raw)\")")
             }
             config.logLevel = level
+        }
+
+        if let raw = nonEmpty(env["MOEEN_OUTBOUND_ALLOWLIST"]) {
+            guard let list = OutboundAllowlist(raw) else {
+                throw ConfigurationError(
+                    variable: "MOEEN_OUTBOUND_ALLOWLIST",
+                    message: "must be a comma-separated list of host names and CIDR ranges, like 127.0.0.0/8,::1,localhost (got \"\(raw)\")"
+                )
+            }
+            config.outboundAllowlist = list
+        }
+
+        if let raw = nonEmpty(env["MOEEN_TRUSTED_PROXIES"]) {
+            var networks: [IPNetwork] = []
+            for item in raw.split(separator: ",") {
+                guard let network = IPNetwork(String(item)) else {
+                    throw ConfigurationError(
+                        variable: "MOEEN_TRUSTED_PROXIES",
+                        message: "must be a comma-separated list of addresses or CIDR ranges, like 10.0.0.0/8,127.0.0.1 (got \"\(item)\")"
+                    )
+                }
+                networks.append(network)
+            }
+            config.trustedProxies = networks
         }
 
         config.metricsToken = nonEmpty(env["MOEEN_METRICS_TOKEN"])
@@ -143,15 +188,23 @@ public struct MoeenConfiguration: Sendable {
         }
     }
 
-    /// `300`, `300s`, `5m`, `1h`.
+    /// The longest `MOEEN_HEALTH_INTERVAL` accepted.
+    static let maximumHealthInterval: Duration = .seconds(7 * 24 * 3600)
+
+    /// `300`, `300s`, `5m`, `1h`; `nil` for anything else, including a number too large to count in seconds
+    /// (checked, never trapping: `99999999999999999h` is a configuration error like any other).
     static func parseDuration(_ raw: String) -> Duration? {
         let units: [(String, Int64)] = [("h", 3600), ("m", 60), ("s", 1)]
-        for (suffix, factor) in units where raw.hasSuffix(suffix) {
-            guard let value = Int64(raw.dropLast(suffix.count)), value >= 0 else { return nil }
-            return .seconds(value * factor)
+        var digits = Substring(raw)
+        var factor: Int64 = 1
+        if let unit = units.first(where: { raw.hasSuffix($0.0) }) {
+            digits = raw.dropLast(unit.0.count)
+            factor = unit.1
         }
-        guard let value = Int64(raw), value >= 0 else { return nil }
-        return .seconds(value)
+        guard !digits.isEmpty, digits.allSatisfy({ ("0"..."9").contains($0) }), let value = Int64(digits) else { return nil }
+        let (seconds, overflow) = value.multipliedReportingOverflow(by: factor)
+        guard !overflow else { return nil }
+        return .seconds(seconds)
     }
 }
 

@@ -35,6 +35,7 @@ public func configure(_ app: Application, configuration: MoeenConfiguration? = n
 
     try await ServicesSetup.configure(app, config: config)
     app.lifecycle.use(SQLitePragmas())
+    app.lifecycle.use(StuckTestingReset())
     try routes(app)
     registerCommands(app)
 }

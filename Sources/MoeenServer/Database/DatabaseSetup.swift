@@ -6,18 +6,22 @@ import Vapor
 
 enum DatabaseSetup {
     /// Registers the configured database (SQLite file in WAL mode, or PostgreSQL) and every migration.
+    ///
+    /// SQL text is logged at `trace`; the values bound into it never are, at any level (see
+    /// `BindFreeDatabaseConfiguration`). Each migration's progress is logged at `debug`; `migrate` says in
+    /// one line how many it applied.
     static func configure(_ app: Application, target: MoeenConfiguration.DatabaseTarget) throws {
         switch target {
         case .sqlite(let path):
             if path == ":memory:" {
-                app.databases.use(.sqlite(.memory, sqlLogLevel: .trace), as: .sqlite)
+                app.databases.use(.bindFree(.sqlite(.memory, sqlLogLevel: sqlLogLevel)), as: .sqlite)
             } else {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
                 if !FileManager.default.fileExists(atPath: directory) {
                     throw ConfigurationError(variable: "MOEEN_SQLITE_PATH", message: "points into a folder that does not exist: \(directory)")
                 }
                 app.databases.use(
-                    .sqlite(.file(path), connectionPoolTimeout: .seconds(30), sqlLogLevel: .trace),
+                    .bindFree(.sqlite(.file(path), connectionPoolTimeout: .seconds(30), sqlLogLevel: sqlLogLevel)),
                     as: .sqlite
                 )
             }
@@ -25,13 +29,20 @@ enum DatabaseSetup {
             do {
                 var configuration = try SQLPostgresConfiguration(url: url)
                 configuration.searchPath = nil
-                app.databases.use(.postgres(configuration: configuration, maxConnectionsPerEventLoop: 4, sqlLogLevel: .trace), as: .psql)
+                app.databases.use(
+                    .bindFree(.postgres(configuration: configuration, maxConnectionsPerEventLoop: 4, sqlLogLevel: sqlLogLevel)),
+                    as: .psql
+                )
             } catch {
                 throw ConfigurationError(variable: "DATABASE_URL", message: "could not be used: \(error)")
             }
         }
+        app.fluent.migrationLogLevel = .debug
         registerMigrations(app.migrations)
     }
+
+    /// The level SQL text is logged at (without its binds).
+    static let sqlLogLevel: Logger.Level = .trace
 
     /// Pragmas for the SQLite file: WAL journal (kept by the file), and on every pooled connection a busy
     /// timeout and `synchronous=NORMAL` (in WAL mode a commit then needs no fsync; the WAL is synced at
@@ -49,24 +60,46 @@ enum DatabaseSetup {
         }
     }
 
-    /// Applies pending migrations. On PostgreSQL under an advisory lock, so several starting processes
-    /// don't race: the second waits, then finds nothing left to do.
-    static func migrate(_ app: Application) async throws {
+    /// Applies pending migrations and returns how many it applied, logging that in one line ("Applied 14
+    /// migrations."; each migration's own lines are at `debug`). On PostgreSQL under an advisory lock, so
+    /// several starting processes don't race: the second waits, then finds nothing left to do.
+    @discardableResult
+    static func migrate(_ app: Application) async throws -> Int {
         let database = app.db
-        guard let sql = database as? any SQLDatabase, sql.dialect.name == "postgresql" else {
-            try await app.autoMigrate()
-            return
-        }
-        try await sql.withSession { session in
-            try await session.raw("SELECT pg_advisory_lock(\(literal: advisoryLockKey))").run()
-            do {
-                try await app.autoMigrate()
-            } catch {
-                try? await session.raw("SELECT pg_advisory_unlock(\(literal: advisoryLockKey))").run()
-                throw error
+        let applied: Int
+        if let sql = database as? any SQLDatabase, sql.dialect.name == "postgresql" {
+            applied = try await sql.withSession { session in
+                try await session.raw("SELECT pg_advisory_lock(\(literal: advisoryLockKey))").run()
+                do {
+                    let count = try await applyPending(app)
+                    try await session.raw("SELECT pg_advisory_unlock(\(literal: advisoryLockKey))").run()
+                    return count
+                } catch {
+                    try? await session.raw("SELECT pg_advisory_unlock(\(literal: advisoryLockKey))").run()
+                    throw error
+                }
             }
-            try await session.raw("SELECT pg_advisory_unlock(\(literal: advisoryLockKey))").run()
+        } else {
+            applied = try await applyPending(app)
         }
+        if applied > 0 {
+            app.logger.notice("\(appliedSummary(applied))")
+        }
+        return applied
+    }
+
+    /// "Applied 1 migration." / "Applied 14 migrations."
+    static func appliedSummary(_ count: Int) -> String {
+        "Applied \(count) migration\(count == 1 ? "" : "s")."
+    }
+
+    private static func applyPending(_ app: Application) async throws -> Int {
+        let migrator = app.migrator
+        try await migrator.setupIfNeeded().get()
+        let pending = try await migrator.previewPrepareBatch().get().count
+        guard pending > 0 else { return 0 }
+        try await migrator.prepareBatch().get()
+        return pending
     }
 
     /// A fixed 64-bit key for the migration lock ("moeenmig").

@@ -25,4 +25,7 @@ func registerMigrations(_ migrations: Migrations) {
     migrations.add(CreateIntegrationDataKeys())
     migrations.add(CreateKeyRotations())
     migrations.add(CreateIntegrationHealthHistory())
+    migrations.add(UpdateIntegrationTestLogsAddConfigSource())
+    migrations.add(CreateLoginThrottles())
+    migrations.add(UpdateKeyRotationsAddLease())
 }

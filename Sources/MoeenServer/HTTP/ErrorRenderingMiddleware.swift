@@ -48,9 +48,8 @@ struct ErrorRenderingMiddleware: AsyncMiddleware {
                 fields[failure.key.stringValue] = failure.result.failureDescription ?? "is not valid"
             }
             return .validation(fields)
-        case let error as any DatabaseError where error.isConstraintFailure:
-            let text = String(describing: error)
-            if text.contains("UNIQUE") || text.contains("duplicate key") || text.contains("23505") {
+        case let databaseError as any DatabaseError where databaseError.isConstraintFailure:
+            if UniqueViolation.matches(error) {
                 return .conflict("A record with the same unique values already exists.")
             }
             return APIError(.unprocessableEntity, code: "validation_failed", message: "A value breaks a data rule (allowed values, range or reference).")

@@ -30,7 +30,8 @@ struct ListPage<Item: Content>: Content {
 /// `?limit=` (default 50, max 200) and `?cursor=` for keyset pagination over (created_at, id).
 ///
 /// The cursor names the last row seen; the next page starts after that row's (created_at, id) as the
-/// database itself stores them, so no timestamp is ever converted and compared inexactly.
+/// database itself stores them, so no timestamp is ever converted and compared inexactly. A cursor that
+/// cannot be read, or names no row of the list, is 400 `invalid_cursor`.
 struct PageRequest {
     static let defaultLimit = 50
     static let maxLimit = 200
@@ -49,12 +50,19 @@ struct PageRequest {
         }
         self.limit = limit
         if let cursor = req.query[String.self, at: "cursor"], !cursor.isEmpty {
-            guard let decoded = Self.decode(cursor) else { throw APIError.validation(field: "cursor", "is not a cursor this service gave out") }
+            guard let decoded = Self.decode(cursor) else { throw Self.invalidCursor }
             after = decoded
         } else {
             after = nil
         }
     }
+
+    /// A cursor that names no row of the list — forged, from another list, or naming a row deleted since —
+    /// is refused rather than answered with an empty page that would look like the end of the list.
+    static let invalidCursor = APIError(
+        .badRequest, code: "invalid_cursor",
+        message: "The cursor does not name a row of this list (it may be from another list or out of date); start again without it."
+    )
 
     static func encode(_ id: UUID) -> String {
         Data(id.uuidString.utf8).base64EncodedString()
@@ -71,6 +79,9 @@ extension QueryBuilder where Model.IDValue == UUID {
     /// plus the cursor of the next one.
     func page(_ request: PageRequest, newestFirst: Bool = false) async throws -> (items: [Model], nextCursor: String?) {
         if let after = request.after {
+            guard try await Model.find(after, on: database) != nil else {
+                throw PageRequest.invalidCursor
+            }
             let comparison: SQLQueryString = newestFirst ? " < " : " > "
             self.filter(.sql(embed: """
                 (created_at, id)\(comparison)(SELECT c.created_at, c.id FROM \(ident: Model.schema) c WHERE c.id = \(bind: after))

@@ -2,8 +2,10 @@ import Foundation
 import Testing
 
 /// Compares a page's HTML with `__Snapshots__/<name>.html` next to the tests, after replacing what changes
-/// from run to run (ids, tokens, times). A missing snapshot is written and the test passes (in CI, with `CI=true`, it fails); set
-/// `MOEEN_RECORD_SNAPSHOTS=1` to rewrite them all. A difference fails with the first differing line.
+/// from run to run (ids, tokens, times). A missing snapshot fails the test — a page nobody has looked at must
+/// never pass unseen — unless recording is asked for explicitly with `MOEEN_RECORD_SNAPSHOTS=1`, which
+/// writes every snapshot afresh (read the diff, then commit it). A difference fails with the first
+/// differing line.
 enum HTMLSnapshot {
     static func normalise(_ html: String) -> String {
         let rules: [(String, String)] = [
@@ -23,24 +25,28 @@ enum HTMLSnapshot {
         return text
     }
 
-    static func assertMatches(_ html: String, named name: String, filePath: String = #filePath, sourceLocation: SourceLocation = #_sourceLocation) {
+    /// Whether this run records snapshots (`MOEEN_RECORD_SNAPSHOTS=1`) instead of comparing with them.
+    static var isRecording: Bool { ProcessInfo.processInfo.environment["MOEEN_RECORD_SNAPSHOTS"] == "1" }
+
+    static func assertMatches(
+        _ html: String, named name: String, recording: Bool = isRecording,
+        filePath: String = #filePath, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let directory = URL(fileURLWithPath: filePath).deletingLastPathComponent()
             .appendingPathComponent("../__Snapshots__", isDirectory: true)
         let file = directory.appendingPathComponent(name + ".html")
         let actual = normalise(html)
-        let record = ProcessInfo.processInfo.environment["MOEEN_RECORD_SNAPSHOTS"] == "1"
-        guard !record, let expected = try? String(contentsOf: file, encoding: .utf8) else {
-            // In CI a missing snapshot is a failure: a page nobody has looked at must not pass unseen.
-            if !record, ProcessInfo.processInfo.environment["CI"] == "true" {
-                Issue.record("snapshot \(name) is missing; record it with MOEEN_RECORD_SNAPSHOTS=1 and commit it", sourceLocation: sourceLocation)
-                return
-            }
+        if recording {
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 try actual.write(to: file, atomically: true, encoding: .utf8)
             } catch {
                 Issue.record("could not write snapshot \(file.path): \(error)", sourceLocation: sourceLocation)
             }
+            return
+        }
+        guard let expected = try? String(contentsOf: file, encoding: .utf8) else {
+            Issue.record("snapshot \(name) is missing; record it with MOEEN_RECORD_SNAPSHOTS=1, read it and commit it", sourceLocation: sourceLocation)
             return
         }
         guard expected != actual else { return }

@@ -39,9 +39,14 @@ func withMoeenApp<T>(
         config.logLevel = .trace
         config.environment["MOEEN_MASTER_KEY"] = TestKeys.masterKey
         config.allowPrivateTargets = true
+        // No test may send traffic off the machine.
+        config.outboundAllowlist = .loopback
         customize(&config)
         try await configure(app, configuration: config)
         try await app.autoMigrate()
+        // Boot as `moeen serve` does (the synchronous boot of `testing()` skips the async start-up hooks):
+        // SQLite's busy timeout and WAL, so concurrent writers in a test wait instead of spinning.
+        try await app.asyncBoot()
         let result = try await body(app)
         try await app.asyncShutdown()
         return result

@@ -136,3 +136,14 @@ func withEmptyDatabase<T>(
         throw error
     }
 }
+
+extension Application {
+    /// Boots the application as `moeen serve` does (`asyncBoot`, which runs the asynchronous start-up hooks:
+    /// on SQLite, WAL and a busy timeout on every pooled connection). The tester's own `boot()` runs only
+    /// the synchronous hooks, which leaves SQLite in rollback-journal mode with the driver's busy handler
+    /// that retries without pause or limit: concurrent writers can then spin on both threads of the
+    /// blocking pool forever. Tests that write concurrently call this first.
+    func bootAsServe() async throws {
+        try await asyncBoot()
+    }
+}

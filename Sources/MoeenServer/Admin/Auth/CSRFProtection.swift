@@ -15,7 +15,7 @@ struct CSRFProtection: AsyncMiddleware {
         guard Self.isUnsafe(request.method), let session = request.currentSession else {
             return try await next.respond(to: request)
         }
-        guard let sent = await Self.sentToken(request), Self.constantTimeEquals(sent, session.csrfToken) else {
+        guard let sent = try await Self.sentToken(request), Self.constantTimeEquals(sent, session.csrfToken) else {
             request.logger.notice("refused a request without a valid CSRF token", metadata: ["path": "\(request.url.path)"])
             if page {
                 return try await ErrorPages.render(.csrf, status: .forbidden, for: request)
@@ -29,15 +29,23 @@ struct CSRFProtection: AsyncMiddleware {
         ![.GET, .HEAD, .OPTIONS].contains(method)
     }
 
-    static func sentToken(_ request: Request) async -> String? {
+    /// The token sent in the header, or else in the form body. Reading the form body means collecting it
+    /// here, before the route would: it is collected up to the route's own limit (`formBodyLimit`, set by
+    /// `formPost`; `defaultFormBodyLimit` for routes that declare none), never more, so a small limit such as
+    /// the sign-in form's holds for signed-in posts too. A larger body is refused with 413.
+    static func sentToken(_ request: Request) async throws -> String? {
         if let header = request.headers.first(name: headerName), !header.isEmpty { return header }
         guard request.headers.contentType == .urlEncodedForm else { return nil }
-        // Middleware runs before the route collects the body; collect it here (the route then reuses it).
         if request.body.data == nil {
-            _ = try? await request.body.collect(max: 1 << 20).get()
+            let limit = request.route?.formBodyLimit ?? defaultFormBodyLimit
+            _ = try await request.eventLoop.flatSubmit { request.body.collect(max: limit.value) }.get()
         }
         return try? request.content.get(String.self, at: fieldName)
     }
+
+    /// The collection limit for form routes that declare none: the smallest of the admin pages' form
+    /// limits, so that no route's limit is exceeded by the check.
+    static let defaultFormBodyLimit: ByteCount = "16kb"
 
     static func constantTimeEquals(_ left: String, _ right: String) -> Bool {
         let a = Array(left.utf8)
@@ -46,5 +54,30 @@ struct CSRFProtection: AsyncMiddleware {
         var difference: UInt8 = 0
         for index in a.indices { difference |= a[index] ^ b[index] }
         return difference == 0
+    }
+}
+
+extension Route {
+    private static let formBodyLimitKey = "moeen.formBodyLimit"
+
+    /// The body limit a form route was registered with (see `RoutesBuilder.formPost`), which
+    /// `CSRFProtection` keeps to when it reads the form before the route does.
+    var formBodyLimit: ByteCount? {
+        get { userInfo[.init(stringLiteral: Self.formBodyLimitKey)] as? ByteCount }
+        set { userInfo[.init(stringLiteral: Self.formBodyLimitKey)] = newValue }
+    }
+}
+
+extension RoutesBuilder {
+    /// A POST route taking a form body of at most `maxSize`, declared so that `CSRFProtection` reads the
+    /// body within the same limit.
+    @discardableResult
+    func formPost<Response: AsyncResponseEncodable>(
+        _ path: [PathComponent], maxSize: ByteCount,
+        use closure: @Sendable @escaping (Request) async throws -> Response
+    ) -> Route {
+        let route = on(.POST, path, body: .collect(maxSize: maxSize), use: closure)
+        route.formBodyLimit = maxSize
+        return route
     }
 }

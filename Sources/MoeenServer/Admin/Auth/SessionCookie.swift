@@ -43,7 +43,7 @@ enum SessionCookie {
         session.$user.id = try user.requireID()
         session.tokenHash = hash(token)
         session.csrfToken = randomToken()
-        session.ipAddress = req.remoteAddress?.ipAddress
+        session.ipAddress = req.clientAddress
         session.userAgent = req.headers.first(name: .userAgent).map { String($0.prefix(255)) }
         session.createdAt = now
         session.lastSeenAt = now

@@ -2,7 +2,8 @@ import Fluent
 import Foundation
 import Vapor
 
-/// `/login` and `/logout`: password sign-in into a server-side session, rate-limited per client address.
+/// `/login` and `/logout`: password sign-in into a server-side session, rate-limited per client address and
+/// per account across every process (`LoginRateLimiter`); passwords are checked off the event loop.
 struct LoginController: RouteCollection {
     /// Before a session exists the sign-in form is protected by a double-submit token: a random value in a
     /// SameSite=Strict cookie that the form must echo. A cross-site post carries neither.
@@ -10,8 +11,8 @@ struct LoginController: RouteCollection {
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get(SiteURL.login.components.map { PathComponent(stringLiteral: $0) }, use: form)
-        routes.on(.POST, SiteURL.login.components.map { PathComponent(stringLiteral: $0) }, body: .collect(maxSize: "16kb"), use: submit)
-        routes.on(.POST, SiteURL.logout.components.map { PathComponent(stringLiteral: $0) }, body: .collect(maxSize: "16kb"), use: logout)
+        routes.formPost(SiteURL.login.components.map { PathComponent(stringLiteral: $0) }, maxSize: "16kb", use: submit)
+        routes.formPost(SiteURL.logout.components.map { PathComponent(stringLiteral: $0) }, maxSize: "16kb", use: logout)
     }
 
     struct Page: Encodable {
@@ -58,31 +59,33 @@ struct LoginController: RouteCollection {
             return try await ErrorPages.render(.csrf, status: .forbidden, for: req)
         }
 
-        let address = req.remoteAddress?.ipAddress ?? "unknown"
-        let limiter = req.application.loginRateLimiter
-        if let wait = await limiter.retryAfter(address) {
+        let address = req.clientAddress ?? "unknown"
+        let attempt: LoginRateLimiter.Attempt
+        switch try await req.application.loginRateLimiter.begin(address: address, account: email, on: req.db) {
+        case .refused(let wait):
             req.logger.notice("sign-in rate limited", metadata: ["client": "\(address)"])
             let response = try await page(req, email: email, next: next, error: "login_rate_limited", status: .tooManyRequests)
             response.headers.replaceOrAdd(name: .retryAfter, value: String(wait))
             return response
+        case .allowed(let allowed):
+            attempt = allowed
         }
 
         let password = input.password ?? ""
+        let passwords = req.application.passwordHashing
         let user = email.isEmpty ? nil : try await User.query(on: req.db).filter(\.$email == email).first()
         let verified: Bool
         if let user, user.isActive {
-            verified = (try? Bcrypt.verify(password, created: user.passwordHash)) ?? false
+            verified = await passwords.verify(password, against: user.passwordHash)
         } else {
-            // Spend the same time as a real check, so the answer doesn't reveal which addresses exist.
-            _ = try? Bcrypt.hash(password.isEmpty ? "-" : password, cost: req.moeenConfiguration.passwordHashCost)
+            await passwords.imitateVerify(password)
             verified = false
         }
         guard verified, let user else {
-            await limiter.recordFailure(address)
             req.logger.info("sign-in failed", metadata: ["client": "\(address)"])
             return try await page(req, email: email, next: next, error: "login_failed", status: .unauthorized)
         }
-        await limiter.recordSuccess(address)
+        try await req.application.loginRateLimiter.succeeded(attempt, on: req.db)
 
         let (token, _) = try await SessionCookie.start(for: user, on: req)
         user.lastLoginAt = Date()

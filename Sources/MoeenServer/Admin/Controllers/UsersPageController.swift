@@ -7,8 +7,8 @@ struct UsersPageController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         let admins = routes.grouped(RequirePageRole(role: .admin))
         admins.get(SiteURL.users.pathComponents, use: index)
-        admins.on(.POST, SiteURL.users.pathComponents, body: .collect(maxSize: "16kb"), use: create)
-        admins.on(.POST, SiteURL.pattern(.user(id: UUID())), body: .collect(maxSize: "16kb"), use: update)
+        admins.formPost(SiteURL.users.pathComponents, maxSize: "16kb", use: create)
+        admins.formPost(SiteURL.pattern(.user(id: UUID())), maxSize: "16kb", use: update)
     }
 
     @Sendable
