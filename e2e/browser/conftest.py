@@ -97,6 +97,8 @@ def server(artifacts):
     env.update({
         "MOEEN_SQLITE_PATH": os.path.join(workdir, "moeen.sqlite"),
         "MOEEN_ALLOW_PRIVATE_TARGETS": "true",
+        # No traffic may leave the machine: every outbound call is held to loopback.
+        "MOEEN_OUTBOUND_ALLOWLIST": "127.0.0.0/8,::1,localhost",
         "MOEEN_BCRYPT_COST": "10",
         "LOG_LEVEL": "info",
     })

@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import FluentSQL
 import Foundation
 import MoeenCore
@@ -116,5 +117,26 @@ struct CreateAuditLogs: AsyncMigration {
 
     func revert(on database: any Database) async throws {
         try await database.schema("audit_logs").delete()
+    }
+}
+
+/// `integration_test_logs.config_source`: whether a test ran the row's stored settings (`stored`, counted in
+/// its health) or unsaved settings sent with the request (`unsaved`, logged but never counted).
+struct UpdateIntegrationTestLogsAddConfigSource: AsyncMigration {
+    func prepare(on database: any Database) async throws {
+        try await database.schema("integration_test_logs")
+            .field("config_source", .string, .required, .sql(.default("stored")))
+            .update()
+        try await database.createIndex(
+            "idx_integration_test_logs_config_source", on: "integration_test_logs",
+            columns: ["integration_config_id", "config_source", "created_at"]
+        )
+    }
+
+    func revert(on database: any Database) async throws {
+        if let sql = database as? any SQLDatabase {
+            try await sql.drop(index: "idx_integration_test_logs_config_source").run()
+        }
+        try await database.schema("integration_test_logs").deleteField("config_source").update()
     }
 }

@@ -46,9 +46,14 @@ final class IntegrationTestLog: Model, @unchecked Sendable {
     @OptionalField(key: "error_message") var errorMessage: String?
     @OptionalField(key: "duration_ms") var durationMs: Int?
     @OptionalParent(key: "tested_by") var testedBy: User?
+    /// `stored` when the row's saved settings were tested (the test counts in its health), `unsaved` when
+    /// settings sent with the request were (logged for the record, never counted).
+    @Field(key: "config_source") var configSource: String
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
 
-    init() {}
+    init() {
+        configSource = "stored"
+    }
 }
 
 /// A row of `audit_logs`. Values are always redacted before they get here.

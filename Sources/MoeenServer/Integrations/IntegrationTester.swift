@@ -56,38 +56,61 @@ struct TestResultDTO: Content {
 /// `testing`, run the connector's probe (or send one test message) with the total timeout, write one
 /// `integration_test_logs` row (redacted), then update `last_test_*`, `status`, `health_score` and the
 /// health history.
+///
+/// Independent of any HTTP request: the API, the admin pages and `moeen integrations test` use it alike.
+///
+/// **Stored secrets never follow a changed URL.** Settings sent with the request are laid over the stored
+/// ones, but the stored secrets are filled in only when every URL setting (and, for Google, the client id)
+/// equals the stored value. Otherwise the request must carry every secret it wants used, or the answer is
+/// 422 naming each missing one — so no one who may run tests can send a stored credential to a host of
+/// their choosing.
 struct IntegrationTester {
-    let req: Request
+    let db: any Database
+    let secrets: IntegrationSecrets
+    let connectors: ConnectorRegistry
+    let providerTimeout: Duration
+    let logger: Logger
+
+    init(app: Application, logger: Logger? = nil) throws {
+        db = app.db
+        secrets = try app.integrationSecrets
+        connectors = app.connectors
+        providerTimeout = app.moeenConfiguration.providerTimeout
+        self.logger = logger ?? app.logger
+    }
+
+    init(req: Request) throws {
+        db = req.db
+        secrets = try req.application.integrationSecrets
+        connectors = req.application.connectors
+        providerTimeout = req.application.moeenConfiguration.providerTimeout
+        logger = req.logger
+    }
 
     static let testTypes = ["connection", "send_message"]
+
+    /// The longest a request/response field of a test log may be once encoded (longer ones are cut, visibly).
+    static let logFieldLimit = 16 * 1024
+    /// The longest `error_message` kept.
+    static let errorMessageLimit = 2000
 
     func run(_ request: IntegrationTestRequest, by user: AuthenticatedUser?) async throws -> TestResultDTO {
         guard Self.testTypes.contains(request.testType) else {
             throw APIError.validation(field: "test_type", "must be one of \(Self.testTypes.joined(separator: ", "))")
         }
-        let app = req.application
-        let secrets = try app.integrationSecrets
-        var stored: [String: String] = [:]
-        if let row = request.integration {
-            guard row.integrationType == request.type.rawValue else {
-                throw APIError.validation(field: "integration_type", "does not match the integration's type (\(row.integrationType))")
-            }
-            stored = try await secrets.open(row, on: req.db)
-        }
-        let settings = try Self.merge(stored: stored, overrides: request.config ?? [:], type: request.type)
+        let resolved = try await resolveSettings(request)
+        let settings = resolved.settings
         let problems = IntegrationCatalog.validate(type: request.type, config: settings)
         guard problems.isEmpty else {
             throw APIError.validation(Dictionary(uniqueKeysWithValues: problems.map { ("config.\($0.key)", $0.value) }))
         }
         let recipient = try validatedRecipient(request)
-        // Testing the stored settings (not unsaved ones) is what moves the row's health.
-        let testsStoredSettings = request.integration != nil && IntegrationCatalog.resolved(type: request.type, config: settings)
-            == IntegrationCatalog.resolved(type: request.type, config: stored)
+        let testsStoredSettings = resolved.testsStoredSettings
 
         let row = request.integration
         if let row, testsStoredSettings {
             row.status = "testing"
-            try await row.save(on: req.db)
+            try await row.save(on: db)
         }
 
         let outcome = await execute(request.type, settings: settings, testType: request.testType, recipient: recipient)
@@ -102,23 +125,36 @@ struct IntegrationTester {
             log.integrationType = request.type.rawValue
             log.testType = request.testType
             log.status = outcome.status
-            log.requestData = redactor.redact(outcome.requestData(settings: settings, type: request.type, recipient: recipient))
-            log.responseData = redactor.redact(outcome.responseData)
-            log.errorMessage = outcome.success ? nil : redactor.redact(outcome.message)
+            log.configSource = testsStoredSettings ? "stored" : "unsaved"
+            var requestData = outcome.requestData(settings: settings, type: request.type, recipient: recipient)
+            if case .object(var object) = requestData {
+                object["config_source"] = .string(log.configSource)
+                requestData = .object(object)
+            }
+            log.requestData = redactor.redact(requestData).capped(bytes: Self.logFieldLimit)
+            log.responseData = redactor.redact(outcome.responseData).capped(bytes: Self.logFieldLimit)
+            log.errorMessage = outcome.success ? nil : redactor.redact(outcome.message).capped(characters: Self.errorMessageLimit)
             log.durationMs = outcome.durationMs
             log.$testedBy.id = user?.id
             // The log row and the health it implies are written together: one commit, never one without the other.
             let message = redactor.redact(outcome.message)
-            score = try await req.db.transaction { db in
-                try await log.create(on: db)
-                guard testsStoredSettings else { return nil }
-                return try await HealthRecorder(db: db).record(row, status: outcome.status, message: message, at: Date())
+            do {
+                score = try await db.transaction { db in
+                    try await log.create(on: db)
+                    guard testsStoredSettings else { return nil }
+                    return try await HealthRecorder(db: db).record(row, status: outcome.status, message: message, at: Date())
+                }
+            } catch {
+                // Never leave the row `testing`: put back the status its last recorded test implies.
+                if testsStoredSettings { await TestingStatus.restore(row, on: db, logger: logger) }
+                throw error
             }
             logID = log.id
         }
-        req.logger.info("integration test", metadata: [
+        logger.info("integration test", metadata: [
             "integration": .string(row?.publicID ?? "unsaved"), "type": .string(request.type.rawValue),
             "test_type": .string(request.testType), "status": .string(outcome.status), "duration_ms": .stringConvertible(outcome.durationMs),
+            "config_source": .string(testsStoredSettings ? "stored" : "unsaved"),
         ])
         return TestResultDTO(
             success: outcome.success, status: outcome.status, testType: request.testType,
@@ -127,33 +163,91 @@ struct IntegrationTester {
         )
     }
 
-    /// Stored settings overlaid with the request's: a new secret replaces, a hint or `{"set": true}` keeps,
-    /// `null` removes; plain values replace or (null/empty) remove.
-    static func merge(stored: [String: String], overrides: [String: JSONValue], type: IntegrationType) throws -> [String: String] {
-        let secretNames = IntegrationCatalog.secretFieldNames(for: type)
-        var result = stored
-        var problems: [String: String] = [:]
-        for (field, value) in overrides {
-            switch value {
-            case .null:
-                result[field] = nil
-            case .string(let text):
-                let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                if secretNames.contains(field) {
-                    let isHint = trimmed.hasPrefix("…") && stored[field].map { trimmed == "…" + String($0.suffix(4)) } == true
-                    if trimmed.isEmpty || isHint { continue }
-                }
-                result[field] = trimmed.isEmpty ? nil : trimmed
-            case .object(let object) where secretNames.contains(field) && object["set"] != nil:
-                continue
-            case .number(let text):
-                result[field] = text
-            default:
-                problems["config.\(field)"] = "must be a string"
+    /// The settings a test runs with, and whether they are exactly the row's stored ones.
+    struct ResolvedSettings {
+        var settings: [String: String]
+        var testsStoredSettings: Bool
+    }
+
+    /// The settings to test: the stored row's (secrets opened only when they may be used) with the
+    /// request's edits laid over them under `SettingsEdits`' rule, and stored secrets dropped — 422 naming
+    /// each — when a URL setting or Google's client id differs from the stored value.
+    func resolveSettings(_ request: IntegrationTestRequest) async throws -> ResolvedSettings {
+        let type = request.type
+        let overrides = request.config ?? [:]
+        guard let row = request.integration else {
+            let edits = try SettingsEdits.parse(overrides, type: type, storedHints: [:])
+            return ResolvedSettings(settings: edits.applied(to: [:]), testsStoredSettings: false)
+        }
+        guard row.integrationType == type.rawValue else {
+            throw APIError.validation(field: "integration_type", "does not match the integration's type (\(row.integrationType))")
+        }
+        let stored = StoredConfig(row.config)
+        let edits = try SettingsEdits.parse(overrides, type: type, storedHints: stored.secretHints)
+        var storedPlain: [String: String] = [:]
+        for (field, value) in stored.values where !StoredConfig.isSealedEntry(value) {
+            storedPlain[field] = value.plainText
+        }
+        let changed = Self.credentialBoundFields(for: type).filter { field in
+            IntegrationCatalog.resolved(type: type, config: storedPlain)[field]
+                != IntegrationCatalog.resolved(type: type, config: edits.applied(to: storedPlain))[field]
+        }
+        let storedSecrets = Set(stored.values.compactMap { StoredConfig.isSealedEntry($0.value) ? $0.key : nil })
+        let wanted = storedSecrets.filter { field in
+            switch edits.edits[field] {
+            case .none, .keep: true
+            case .remove, .set: false
             }
         }
-        guard problems.isEmpty else { throw APIError.validation(problems) }
-        return result
+        if !changed.isEmpty, !wanted.isEmpty {
+            let reason = "must be given with the request: stored secrets are used only with the stored "
+                + changed.sorted().joined(separator: ", ")
+            throw APIError.validation(Dictionary(uniqueKeysWithValues: wanted.sorted().map { ("config.\($0)", reason) }))
+        }
+        var base = storedPlain
+        if !wanted.isEmpty {
+            let opened = try await secrets.open(row, on: db)
+            for field in wanted { base[field] = opened[field] }
+        }
+        let settings = edits.applied(to: base)
+        return ResolvedSettings(
+            settings: settings,
+            testsStoredSettings: try await isUnchanged(edits, type: type, storedPlain: storedPlain, storedSecrets: storedSecrets, row: row)
+        )
+    }
+
+    /// Whether the edits leave the stored settings as they are (then the test is of the stored row and
+    /// counts in its health). A secret sent again is compared with the stored one only when it has to be.
+    private func isUnchanged(
+        _ edits: SettingsEdits, type: IntegrationType, storedPlain: [String: String], storedSecrets: Set<String>, row: IntegrationConfig
+    ) async throws -> Bool {
+        let secretNames = Set(IntegrationCatalog.secretFieldNames(for: type))
+        var plainEdits = edits
+        plainEdits.edits = edits.edits.filter { !secretNames.contains($0.key) }
+        guard IntegrationCatalog.resolved(type: type, config: plainEdits.applied(to: storedPlain))
+            == IntegrationCatalog.resolved(type: type, config: storedPlain)
+        else { return false }
+        var resent: [String: String] = [:]
+        for (field, edit) in edits.edits where secretNames.contains(field) {
+            switch edit {
+            case .keep: continue
+            case .remove: if storedSecrets.contains(field) { return false }
+            case .set(let value):
+                guard storedSecrets.contains(field) else { return false }
+                resent[field] = value
+            }
+        }
+        guard !resent.isEmpty else { return true }
+        guard let opened = try? await secrets.open(row, on: db) else { return false }
+        return resent.allSatisfy { opened[$0.key] == $0.value }
+    }
+
+    /// The settings that decide where credentials are sent: every URL setting that is not itself a secret,
+    /// and Google's client id (its secret and refresh token belong to that client).
+    static func credentialBoundFields(for type: IntegrationType) -> [String] {
+        var fields = IntegrationCatalog.fields(for: type).filter { $0.kind == .url && !$0.secret }.map(\.name)
+        if type == .googleCalendar { fields.append("client_id") }
+        return fields
     }
 
     private func validatedRecipient(_ request: IntegrationTestRequest) throws -> String? {
@@ -177,9 +271,8 @@ struct IntegrationTester {
     }
 
     private func execute(_ type: IntegrationType, settings: [String: String], testType: String, recipient: String?) async -> TestOutcome {
-        let connectors = req.application.connectors
         if testType == "connection" {
-            return TestOutcome(probe: await connectors.connector(for: type).probe(config: settings, timeout: req.moeenConfiguration.providerTimeout))
+            return TestOutcome(probe: await connectors.connector(for: type).probe(config: settings, timeout: providerTimeout))
         }
         guard let sender = connectors.sender(for: type) else {
             return TestOutcome.failure("This integration cannot send messages.")
@@ -191,7 +284,7 @@ struct IntegrationTester {
         )
         let started = ContinuousClock.now
         do {
-            let receipt = try await sender.send(message, config: settings, timeout: req.moeenConfiguration.providerTimeout)
+            let receipt = try await sender.send(message, config: settings, timeout: providerTimeout)
             return TestOutcome(receipt: receipt, durationMs: started.elapsedMilliseconds)
         } catch {
             return TestOutcome(error: error, durationMs: started.elapsedMilliseconds)
