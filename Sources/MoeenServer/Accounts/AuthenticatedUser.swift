@@ -36,22 +36,35 @@ enum APITokenFormat {
 }
 
 /// Reads `Authorization: Bearer …` and logs the token's user in. An unknown token is left unauthenticated
-/// (the route's guard answers 401); a database problem propagates.
+/// (the route's guard answers 401); a database problem propagates. Tokens checked in the last few seconds
+/// are answered from `TokenLookupCache` without a query.
 struct BearerTokenAuthenticator: AsyncBearerAuthenticator {
+    let cache: TokenLookupCache
+
+    init(cache: TokenLookupCache = TokenLookupCache(lifetime: 0)) {
+        self.cache = cache
+    }
+
     func authenticate(bearer: BearerAuthorization, for request: Request) async throws {
         guard bearer.token.hasPrefix(APITokenFormat.prefix), bearer.token.count < 200 else { return }
         let hash = APITokenFormat.hash(bearer.token)
+        let now = Date()
+        if let user = cache.user(forHash: hash, now: now) {
+            request.auth.login(user)
+            return
+        }
         guard let token = try await APIToken.query(on: request.db)
             .filter(\.$tokenHash == hash)
             .with(\.$user)
             .first()
         else { return }
-        let now = Date()
         if let expiry = token.expiresAt, expiry <= now { return }
         let user = token.user
         guard user.isActive, let userID = user.id else { return }
-        request.auth.login(AuthenticatedUser(id: userID, email: user.email, name: user.name, role: user.role))
-        // Record use at most once a minute per token, off the hot path's critical section.
+        let authenticated = AuthenticatedUser(id: userID, email: user.email, name: user.name, role: user.role)
+        request.auth.login(authenticated)
+        cache.remember(hash: hash, user: authenticated, tokenExpiresAt: token.expiresAt, now: now)
+        // Record use at most once a minute per token (a cached token is at most a few seconds further on).
         if token.lastUsedAt.map({ now.timeIntervalSince($0) > 60 }) ?? true {
             token.lastUsedAt = now
             try? await token.save(on: request.db)

@@ -6,7 +6,9 @@ func routes(_ app: Application) throws {
     try registerAdminPages(app)
 
     // The API accepts a bearer token, or the admin pages' session cookie plus X-CSRF-Token on unsafe methods.
-    let api = app.grouped("api").grouped(BearerTokenAuthenticator(), SessionCookieAuthenticator(), CSRFProtection(page: false))
+    let tokens = TokenLookupCache()
+    app.tokenLookupCache = tokens
+    let api = app.grouped("api").grouped(BearerTokenAuthenticator(cache: tokens), SessionCookieAuthenticator(), CSRFProtection(page: false))
     try api.register(collection: IntegrationsController())
     try api.register(collection: CRMLeadsController())
 }

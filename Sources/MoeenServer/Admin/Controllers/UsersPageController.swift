@@ -72,6 +72,8 @@ struct UsersPageController: RouteCollection {
                 try await UserSession.query(on: db).filter(\.$user.$id == id).delete()
             }
         }
+        // Its API tokens answer with the new role (or not at all) from now on in this process.
+        req.application.tokenLookupCache.forget(userID: id)
         req.logger.notice("user updated", metadata: ["user_id": "\(id)", "role": "\(role.rawValue)", "active": "\(active)", "by": "\(me.id)"])
         return AdminView.redirect(req, to: SiteURL.users.path, notice: "user_updated")
     }
