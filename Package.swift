@@ -108,7 +108,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "MoeenCoreTests", dependencies: ["MoeenCore"], swiftSettings: strict),
+        .testTarget(name: "MoeenCoreTests", dependencies: ["MoeenCore", "ProviderStandIns"], swiftSettings: strict),
         .testTarget(name: "MoeenSecretsTests", dependencies: ["MoeenSecrets", "MoeenCore", "ProviderStandIns"], swiftSettings: strict),
         .testTarget(name: "MoeenConnectorsTests", dependencies: ["MoeenConnectors", "MoeenCore", "ProviderStandIns"], swiftSettings: strict),
         .testTarget(

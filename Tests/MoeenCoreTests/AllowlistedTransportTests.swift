@@ -1,5 +1,6 @@
 import Foundation
 import MoeenCore
+import ProviderStandIns
 import Testing
 
 /// The allow-list as every outbound caller meets it (key providers call the transport directly).

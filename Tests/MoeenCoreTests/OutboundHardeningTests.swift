@@ -1,5 +1,6 @@
 import Foundation
 import MoeenCore
+import ProviderStandIns
 import Testing
 
 /// DNS rebinding, non-canonical addresses, look-up deadlines and the allow-list, at the policy level.

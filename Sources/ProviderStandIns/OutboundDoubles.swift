@@ -1,28 +1,30 @@
 import Foundation
 import MoeenCore
 
+/// Test doubles for the outbound seams (`HostResolver`, `HTTPTransport`): no DNS, no socket.
+
 /// A resolver that answers from a script, one answer per call (the last one repeats), and counts calls.
 /// No DNS is involved.
-final class ScriptedResolver: HostResolver, @unchecked Sendable {
+public final class ScriptedResolver: HostResolver, @unchecked Sendable {
     // @unchecked: mutable state is guarded by `lock`.
     private let lock = NSLock()
     private let answers: [[IPAddress]]
     private var asked: [String] = []
 
-    init(_ answers: [[String]]) {
+    public init(_ answers: [[String]]) {
         self.answers = answers.map { $0.compactMap(IPAddress.init) }
     }
 
     /// The hosts asked for, in order.
-    var hostsAsked: [String] {
+    public var hostsAsked: [String] {
         lock.lock()
         defer { lock.unlock() }
         return asked
     }
 
-    var calls: Int { hostsAsked.count }
+    public var calls: Int { hostsAsked.count }
 
-    func addresses(of host: String) async -> [IPAddress] {
+    public func addresses(of host: String) async -> [IPAddress] {
         lock.withLock {
             let index = min(asked.count, answers.count - 1)
             asked.append(host)
@@ -33,20 +35,22 @@ final class ScriptedResolver: HostResolver, @unchecked Sendable {
 
 /// A resolver that never answers (and ignores cancellation, as a blocked `getaddrinfo` would) until
 /// `release()` is called.
-final class HangingResolver: HostResolver, @unchecked Sendable {
+public final class HangingResolver: HostResolver, @unchecked Sendable {
     // @unchecked: mutable state is guarded by `lock`.
     private let lock = NSLock()
     private var waiting: [CheckedContinuation<Void, Never>] = []
     private var released = false
     private var started = 0
 
-    var calls: Int {
+    public init() {}
+
+    public var calls: Int {
         lock.lock()
         defer { lock.unlock() }
         return started
     }
 
-    func addresses(of host: String) async -> [IPAddress] {
+    public func addresses(of host: String) async -> [IPAddress] {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             lock.lock()
             started += 1
@@ -61,7 +65,7 @@ final class HangingResolver: HostResolver, @unchecked Sendable {
         return [IPAddress.v4([127, 0, 0, 1])]
     }
 
-    func release() {
+    public func release() {
         lock.lock()
         released = true
         let continuations = waiting
@@ -72,25 +76,25 @@ final class HangingResolver: HostResolver, @unchecked Sendable {
 }
 
 /// A transport that opens no socket: records each request and answers with `reply`.
-final class RecordingTransport: HTTPTransport, @unchecked Sendable {
+public final class RecordingTransport: HTTPTransport, @unchecked Sendable {
     // @unchecked: mutable state is guarded by `lock`.
     private let lock = NSLock()
     private var recorded: [OutboundRequest] = []
     private let reply: @Sendable (OutboundRequest) throws(TransportError) -> InboundResponse
 
-    init(reply: @escaping @Sendable (OutboundRequest) throws(TransportError) -> InboundResponse = { _ in
+    public init(reply: @escaping @Sendable (OutboundRequest) throws(TransportError) -> InboundResponse = { _ in
         InboundResponse(status: 200, body: Array("ok".utf8))
     }) {
         self.reply = reply
     }
 
-    var requests: [OutboundRequest] {
+    public var requests: [OutboundRequest] {
         lock.lock()
         defer { lock.unlock() }
         return recorded
     }
 
-    func send(_ request: OutboundRequest) async throws(TransportError) -> InboundResponse {
+    public func send(_ request: OutboundRequest) async throws(TransportError) -> InboundResponse {
         lock.withLock { recorded.append(request) }
         return try reply(request)
     }
