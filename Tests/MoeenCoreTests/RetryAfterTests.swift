@@ -13,6 +13,14 @@ struct RetryAfterTests {
         #expect(RetryAfter.fromEpochReset("1445412430", now: now) == .seconds(30))
     }
 
+    @Test("a provider's absurd hint is a long delay, never a trap", arguments: ["1e300", "1e18", "99999999999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+    func absurd(value: String) {
+        let now = Date(timeIntervalSince1970: 1_445_412_400)
+        #expect(RetryAfter.parse(value, now: now) == .seconds(Int64(RetryAfter.longest)) || value.contains("9999"))
+        #expect((RetryAfter.parse(value, now: now) ?? .zero) <= .seconds(Int64(RetryAfter.longest)))
+        #expect((RetryAfter.fromEpochReset("1e300", now: now) ?? .zero) == .seconds(Int64(RetryAfter.longest)))
+    }
+
     @Test("form encoding round-trips")
     func form() {
         let encoded = FormURLEncoding.encode([("To", "+15550001234"), ("Body", "مرحبا & hi")])

@@ -191,20 +191,11 @@ public struct MoeenConfiguration: Sendable {
     /// The longest `MOEEN_HEALTH_INTERVAL` accepted.
     static let maximumHealthInterval: Duration = .seconds(7 * 24 * 3600)
 
-    /// `300`, `300s`, `5m`, `1h`; `nil` for anything else, including a number too large to count in seconds
+    /// Every duration setting, through MoeenCore's one parser (`DurationText`): `300`, `200ms`, `300s`, `5m`,
+    /// `1h`; `nil` for anything else, including a number too large to count
     /// (checked, never trapping: `99999999999999999h` is a configuration error like any other).
     static func parseDuration(_ raw: String) -> Duration? {
-        let units: [(String, Int64)] = [("h", 3600), ("m", 60), ("s", 1)]
-        var digits = Substring(raw)
-        var factor: Int64 = 1
-        if let unit = units.first(where: { raw.hasSuffix($0.0) }) {
-            digits = raw.dropLast(unit.0.count)
-            factor = unit.1
-        }
-        guard !digits.isEmpty, digits.allSatisfy({ ("0"..."9").contains($0) }), let value = Int64(digits) else { return nil }
-        let (seconds, overflow) = value.multipliedReportingOverflow(by: factor)
-        guard !overflow else { return nil }
-        return .seconds(seconds)
+        DurationText.parse(raw)
     }
 }
 
