@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import Foundation
 import MoeenCore
 
@@ -14,14 +15,7 @@ struct HealthRecorder {
     /// Records the test's outcome on the row and returns the new score.
     func record(_ row: IntegrationConfig, status: String, message: String, at now: Date) async throws -> Int {
         let rowID = try row.requireID()
-        // Only the three columns the score needs: the logs' request and response documents stay unread.
-        let recent = try await IntegrationTestLog.query(on: db)
-            .filter(\.$integration.$id == rowID)
-            .filter(\.$configSource == "stored")
-            .sort(\.$createdAt, .descending)
-            .limit(HealthScore.window)
-            .field(\.$id).field(\.$createdAt).field(\.$status).field(\.$durationMs)
-            .all()
+        let recent = try await Self.recentResults(of: rowID, on: db)
         let score = HealthScore.compute(
             results: recent.map { (at: $0.createdAt ?? now, success: $0.status == "success", durationMs: $0.durationMs ?? 0) },
             now: now
@@ -45,5 +39,41 @@ struct HealthRecorder {
             try await point.create(on: db)
         }
         return score
+    }
+
+    /// One recent stored test, as the score needs it.
+    struct RecentResult: Decodable {
+        let createdAt: Date?
+        let status: String
+        let durationMs: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case status
+            case createdAt = "created_at"
+            case durationMs = "duration_ms"
+        }
+    }
+
+    /// The row's last `HealthScore.window` tests of its stored settings, newest first: only the three
+    /// columns the score needs, read as plain rows (the logs' request and response documents stay unread,
+    /// and no model is materialised on this hot path).
+    static func recentResults(of rowID: UUID, on db: any Database) async throws -> [RecentResult] {
+        guard let sql = db as? any SQLDatabase else {
+            return try await IntegrationTestLog.query(on: db)
+                .filter(\.$integration.$id == rowID)
+                .filter(\.$configSource == "stored")
+                .sort(\.$createdAt, .descending)
+                .limit(HealthScore.window)
+                .all()
+                .map { RecentResult(createdAt: $0.createdAt, status: $0.status, durationMs: $0.durationMs) }
+        }
+        return try await sql.select()
+            .columns("created_at", "status", "duration_ms")
+            .from(IntegrationTestLog.schema)
+            .where("integration_config_id", .equal, rowID)
+            .where("config_source", .equal, "stored")
+            .orderBy("created_at", .descending)
+            .limit(HealthScore.window)
+            .all(decoding: RecentResult.self)
     }
 }
