@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MoeenCore
 
 /// Google access tokens per grant, kept until 60 s before they expire; at most one refresh in flight
 /// per key.
@@ -42,7 +43,7 @@ actor GoogleTokenCache {
         // Length-prefixed fields: no two different tuples give the same text.
         let text = [tokenURL, apiURL, clientID, refreshToken].map { "\($0.utf8.count):\($0)" }.joined(separator: "\n")
         let digest = SHA256.hash(data: Data(text.utf8))
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(digest)
     }
 
     /// How many grants are kept now.

@@ -28,3 +28,14 @@ struct RetryAfterTests {
         #expect(FormURLEncoding.decode(encoded).map(\.1) == ["+15550001234", "مرحبا & hi"])
     }
 }
+
+@Suite("Hex")
+struct HexTests {
+    @Test("lower-case, two digits a byte, as the stored hashes always were")
+    func encode() {
+        #expect(Hex.encode([0x00, 0x0f, 0xa0, 0xff]) == "000fa0ff")
+        #expect(Hex.encode([UInt8]()) == "")
+        let bytes = (0...255).map(UInt8.init)
+        #expect(Hex.encode(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
+    }
+}

@@ -1,6 +1,7 @@
 import Crypto
 import Fluent
 import Foundation
+import MoeenCore
 import Vapor
 
 /// Who is calling, as established by a bearer token or (later) a session cookie.
@@ -26,7 +27,7 @@ enum APITokenFormat {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 
     /// A non-secret handle shown in listings (`mhk_Ab12Cd…`).

@@ -1,6 +1,7 @@
 import Crypto
 import Fluent
 import Foundation
+import MoeenCore
 import SQLKit
 import Vapor
 
@@ -70,7 +71,7 @@ struct LoginRateLimiter: Sendable {
 
     /// The stored form of a key: SHA-256 hex of `kind:value`.
     static func key(_ kind: String, _ value: String) -> String {
-        SHA256.hash(data: Data("\(kind):\(value)".utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data("\(kind):\(value)".utf8)))
     }
 
     /// The outcome of counting one attempt against one key.

@@ -1,6 +1,7 @@
 import Crypto
 import Fluent
 import Foundation
+import MoeenCore
 import Vapor
 
 /// The admin pages' sign-in: a server-side row in `sessions`, found through the `moeen_session` cookie.
@@ -23,7 +24,7 @@ enum SessionCookie {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 
     static func cookie(_ token: String, secure: Bool) -> HTTPCookies.Value {
