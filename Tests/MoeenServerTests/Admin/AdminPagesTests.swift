@@ -224,6 +224,9 @@ struct AdminPagesTests {
             #expect(res.html.contains("id=\"field-from_email-error\""))
             #expect(res.html.contains("value=\"not-an-address\""))
             #expect(res.html.contains("data-testid=\"form-error\""))
+            // The language link of a page answering a post leads to the page, not to the post's address.
+            #expect(res.html.contains("href=\"/settings/integrations/\(id)?lang=en\""), "\(res.html)")
+            #expect(!res.html.contains("/save?lang="))
         }
     }
 

@@ -101,7 +101,8 @@ struct IntegrationPageController: RouteCollection {
         let history = try await HealthHistorySource.points(for: row, logs: logs, on: req.db)
 
         let page = IntegrationPage(
-            frame: PageFrame(req, title: "\(typeLabel) — \(row.name)", tab: .integrations),
+            frame: PageFrame(req, title: "\(typeLabel) — \(row.name)", tab: .integrations,
+                             languagePath: SiteURL.integration(publicID: row.publicID).path),
             publicID: row.publicID, type: row.integrationType, typeLabel: typeLabel,
             name: draft?.name ?? row.name, description: draft?.description ?? row.description ?? "",
             enabled: .enabled(row.isEnabled, language), isEnabled: row.isEnabled,

@@ -42,7 +42,9 @@ struct PageFrame: Encodable {
     /// Notices a redirect may ask for (`?notice=saved`); anything else is ignored.
     static let noticeKeys: Set<String> = ["saved", "now_enabled", "now_disabled", "user_created", "user_updated", "signed_out"]
 
-    init(_ req: Request, title: String, tab: SiteURL.SettingsTab? = nil, notice: Notice? = nil) {
+    /// - Parameter languagePath: the page's own address, for the language link of a page that answers a form
+    ///   post (the post's address has no GET route). Without it, a post's page links to its tab.
+    init(_ req: Request, title: String, tab: SiteURL.SettingsTab? = nil, notice: Notice? = nil, languagePath: String? = nil) {
         let language = req.language
         lang = language.rawValue
         dir = language.direction
@@ -61,7 +63,8 @@ struct PageFrame: Encodable {
         }
         csrfToken = req.currentSession?.csrfToken
         otherLang = language.other.rawValue
-        languageHref = Self.href(req, replacingLanguageWith: language.other)
+        let pagePath = languagePath ?? (req.method == .GET ? req.url.path : tab.map { SiteURL.settings($0).path } ?? req.url.path)
+        languageHref = Self.href(req, path: pagePath, replacingLanguageWith: language.other)
         if let notice {
             self.notice = notice
         } else if let key = req.query[String.self, at: "notice"], Self.noticeKeys.contains(key) {
@@ -74,10 +77,10 @@ struct PageFrame: Encodable {
         script = SiteURL.asset("admin.js").path
     }
 
-    /// The current address with `lang=` set to `language` (other query items kept, `notice` dropped).
-    static func href(_ req: Request, replacingLanguageWith language: Language) -> String {
+    /// `path` with the current query and `lang=` set to `language` (other query items kept, `notice` dropped).
+    static func href(_ req: Request, path: String, replacingLanguageWith language: Language) -> String {
         var components = URLComponents()
-        components.path = req.url.path
+        components.path = path
         var items = (URLComponents(string: req.url.string)?.queryItems ?? []).filter { $0.name != "lang" && $0.name != "notice" }
         items.append(URLQueryItem(name: "lang", value: language.rawValue))
         components.queryItems = items
