@@ -66,7 +66,7 @@ struct IntegrationPageController: RouteCollection {
                     secretState = Strings.text("secret_unset", language)
                 }
             }
-            let plain = spec.secret ? "" : (draft?.values[spec.name] ?? storedValue?.adminDisplayText ?? "")
+            let plain = spec.secret ? "" : (draft?.values[spec.name] ?? storedValue?.plainText ?? "")
             return IntegrationPage.Field(
                 id: "field-\(spec.name)", inputName: Self.fieldPrefix + spec.name,
                 label: language == .ar ? spec.labelAR : spec.labelEN,
@@ -94,7 +94,7 @@ struct IntegrationPageController: RouteCollection {
                     ? Strings.text("test_success_message", language)
                     : log.errorMessage ?? row.lastTestMessage ?? badge.label,
                 duration: log.durationMs.map { "\(language.format($0)) \(Strings.text("ms", language))" },
-                statusCode: log.responseData?["status_code"]?.adminIntValue,
+                statusCode: log.responseData?["status_code"]?.intNumber,
                 at: log.createdAt.map { TimeDisplay($0, language) }
             )
         }
@@ -231,30 +231,6 @@ struct IntegrationPageController: RouteCollection {
 
     // MARK: Helpers
 
-    /// What stands between the row's stored secrets and their use, if anything: secrets no configured key
-    /// opens (they must be entered again), or a key provider that cannot be reached. Rows without stored
-    /// secrets have no problem to report.
-    static func secretsProblem(_ req: Request, _ row: IntegrationConfig, _ stored: StoredConfig) async -> SecretsProblem? {
-        guard stored.values.values.contains(where: StoredConfig.isSealedEntry) else { return nil }
-        do {
-            let secrets = try req.application.integrationSecrets
-            guard let reason = try await secrets.unreadableReason(of: row, on: req.db) else { return nil }
-            return SecretsProblem(kind: .unreadable, reason: reason.description)
-        } catch let error as SecretsError {
-            return SecretsProblem(kind: .unavailable, reason: error.description)
-        } catch let error as APIError {
-            return SecretsProblem(kind: .unavailable, reason: error.message)
-        } catch {
-            req.logger.warning("could not check the stored secrets", metadata: ["integration": .string(row.publicID), "error": "\(error)"])
-            return nil
-        }
-    }
-
-    /// The writer's "re-enter these secrets" fields, in the viewer's language.
-    static func reentryErrors(_ error: APIError, _ language: Language) -> [String: String] {
-        (error.fields ?? [:]).mapValues { _ in Strings.text("secret_reenter_required", language) }
-    }
-
     private func load(_ req: Request) async throws -> IntegrationConfig {
         guard let id = req.parameters.get("public_id"), PublicID.matches(id, .integration) else {
             throw APIError.notFound("The integration")
@@ -280,53 +256,4 @@ struct IntegrationPageController: RouteCollection {
     static func describe(_ problem: String, _ language: Language) -> String {
         problem == "required" ? Strings.text("required_mark", language) : problem
     }
-}
-
-extension JSONValue {
-    /// A plain setting as text for an input (numbers and booleans too).
-    var adminDisplayText: String? {
-        switch self {
-        case .string(let text): text
-        case .number(let text): text
-        case .bool(let flag): flag ? "true" : "false"
-        default: nil
-        }
-    }
-
-    var adminIntValue: Int? {
-        if case .number(let text) = self { return Int(text) }
-        return nil
-    }
-}
-
-/// Where the health chart's points come from: the health history (newest 50 points); for a row tested before
-/// the history was kept, rebuilt from its test logs.
-enum HealthHistorySource {
-    static func points(for row: IntegrationConfig, logs: [IntegrationTestLog], on db: any Database) async throws -> [(at: Date, score: Int)] {
-        let history = try await IntegrationHealthHistory.query(on: db)
-            .filter(\.$integration.$id == row.requireID())
-            .sort(\.$recordedAt, .descending)
-            .limit(50)
-            .all()
-        if !history.isEmpty {
-            return history.reversed().map { (at: $0.recordedAt, score: $0.score) }
-        }
-        return HealthChart.history(fromLogs: logs.compactMap { log in
-            log.createdAt.map { (at: $0, success: log.status == "success", durationMs: log.durationMs ?? 0) }
-        })
-    }
-}
-
-/// Why an integration's stored secrets cannot be used right now.
-struct SecretsProblem: Equatable {
-    enum Kind: String {
-        /// No configured key opens them: they must be entered again (all of them, in one save).
-        case unreadable
-        /// The key provider cannot be reached (or is not configured); nothing to re-enter.
-        case unavailable
-    }
-
-    let kind: Kind
-    /// The technical reason (names the integration and key ids, never a secret).
-    let reason: String
 }
