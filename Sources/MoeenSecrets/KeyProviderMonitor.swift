@@ -1,4 +1,5 @@
 import Logging
+import MoeenCore
 import Synchronization
 
 /// Whether the key provider has proved itself (passed its start-up check) and, until it has, why not.
@@ -53,27 +54,6 @@ public final class KeyProviderAvailability: Sendable {
     }
 }
 
-/// Waits between start-up check attempts: `initial`, doubling each time, never more than `maximum`.
-public struct RetryBackoff: Sendable, Equatable {
-    public var initial: Duration
-    public var maximum: Duration
-
-    public init(initial: Duration = .seconds(1), maximum: Duration = .seconds(60)) {
-        self.initial = initial
-        self.maximum = max(initial, maximum)
-    }
-
-    /// The wait after failed attempt number `attempt` (1 for the first failure).
-    public func delay(afterAttempt attempt: Int) -> Duration {
-        var delay = initial
-        for _ in 1..<max(1, attempt) {
-            delay = delay * 2
-            if delay >= maximum { return maximum }
-        }
-        return min(delay, maximum)
-    }
-}
-
 /// Runs the key provider's start-up check until it passes: once when asked (`checkNow`), then, if it failed,
 /// again and again in the background (`start`) with a capped backoff, until it passes or `stop` is called
 /// (at shutdown). Each outcome updates `availability`.
@@ -85,13 +65,17 @@ public actor KeyProviderMonitor {
     }
 
     public nonisolated let availability: KeyProviderAvailability
+
+    /// 1 s, doubling, at most 60 s apart; the monitor never gives up.
+    public static let defaultBackoff = RetryPolicy(base: .seconds(1), cap: .seconds(60), maxAttempts: .max)
     private let provider: any KeyProvider
-    private let backoff: RetryBackoff
+    /// Waits between checks: its deterministic ceiling (1 s doubling to 60 s), no jitter needed for one caller.
+    private let backoff: RetryPolicy
     private let logger: Logger
     private var task: Task<Void, Never>?
     private var attempts = 0
 
-    public init(provider: any KeyProvider, availability: KeyProviderAvailability, backoff: RetryBackoff = RetryBackoff(), logger: Logger) {
+    public init(provider: any KeyProvider, availability: KeyProviderAvailability, backoff: RetryPolicy = KeyProviderMonitor.defaultBackoff, logger: Logger) {
         self.provider = provider
         self.availability = availability
         self.backoff = backoff
@@ -143,7 +127,7 @@ public actor KeyProviderMonitor {
         var failures = 0
         while !Task.isCancelled, !availability.isAvailable {
             failures += 1
-            let delay = backoff.delay(afterAttempt: failures)
+            let delay = backoff.ceiling(afterAttempt: failures)
             logger.warning(
                 "key provider not available; retrying",
                 metadata: ["provider": .string(provider.kind), "in": .string("\(delay)"),

@@ -159,9 +159,9 @@ struct KeyProviderAvailabilityTests {
 
     @Test("the backoff doubles from its start and never exceeds its cap")
     func backoff() {
-        let backoff = RetryBackoff()
-        #expect((1...8).map { backoff.delay(afterAttempt: $0) } == [1, 2, 4, 8, 16, 32, 60, 60].map { Duration.seconds($0) })
-        #expect(RetryBackoff(initial: .milliseconds(10), maximum: .milliseconds(25)).delay(afterAttempt: 3) == .milliseconds(25))
+        let backoff = KeyProviderMonitor.defaultBackoff
+        #expect((1...8).map { backoff.ceiling(afterAttempt: $0) } == [1, 2, 4, 8, 16, 32, 60, 60].map { Duration.seconds($0) })
+        #expect(RetryPolicy(base: .milliseconds(10), cap: .milliseconds(25)).ceiling(afterAttempt: 3) == .milliseconds(25))
     }
 
     @Test("until the provider is proven, the engine refuses every provider call naming the last check's finding; once it is, they work")
@@ -171,7 +171,7 @@ struct KeyProviderAvailabilityTests {
         let engine = SecretsEngine(provider: provider, logger: quietLogger, availability: availability)
         let monitor = KeyProviderMonitor(
             provider: provider, availability: availability,
-            backoff: RetryBackoff(initial: .milliseconds(20), maximum: .milliseconds(100)), logger: quietLogger)
+            backoff: RetryPolicy(base: .milliseconds(20), cap: .milliseconds(100)), logger: quietLogger)
 
         guard case .failed(let error) = await monitor.checkNow() else {
             Issue.record("the check should fail while the provider is down")
@@ -208,7 +208,7 @@ struct KeyProviderAvailabilityTests {
     func stopEndsRetries() async throws {
         let provider = try SwitchedProvider()
         let availability = KeyProviderAvailability(provider: "vault", state: .unavailable(reason: "not checked"))
-        let monitor = KeyProviderMonitor(provider: provider, availability: availability, backoff: RetryBackoff(initial: .seconds(60)), logger: quietLogger)
+        let monitor = KeyProviderMonitor(provider: provider, availability: availability, backoff: RetryPolicy(base: .seconds(60), cap: .seconds(60)), logger: quietLogger)
         await monitor.checkNow()
         await monitor.start()
         await monitor.stop()

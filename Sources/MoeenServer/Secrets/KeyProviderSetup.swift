@@ -27,7 +27,7 @@ enum KeyProviderSetup {
             throw ConfigurationError(variable: "MOEEN_KEY_PROVIDER", message: "could not be used: \(error)")
         }
         let availability = KeyProviderAvailability(provider: provider.kind, state: .unavailable(reason: "its start-up check has not run yet"))
-        let monitor = KeyProviderMonitor(provider: provider, availability: availability, backoff: RetryBackoff(), logger: app.logger)
+        let monitor = KeyProviderMonitor(provider: provider, availability: availability, logger: app.logger)
         if case .failed(let error) = await monitor.checkNow() {
             guard KeyProviderFactory.isRetryable(error, kind: provider.kind) else {
                 let failure = KeyProviderFactory.startupCheckFailure(error, kind: provider.kind)
