@@ -105,7 +105,7 @@ struct CommandLineTests {
     func serveFromScratch() async throws {
         let (env, directory) = try Self.freshEnvironment()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = Int.random(in: 20_000...40_000)
+        let port = try freePort()
 
         let process = Process()
         process.executableURL = Self.binary
@@ -150,7 +150,7 @@ struct CommandLineTests {
         var (env, directory) = try Self.freshEnvironment()
         defer { try? FileManager.default.removeItem(at: directory) }
         env["LOG_LEVEL"] = "info"
-        let port = Int.random(in: 20_000...40_000)
+        let port = try freePort()
 
         let process = Process()
         process.executableURL = Self.binary
@@ -197,7 +197,7 @@ struct CommandLineTests {
         let token = try Self.run(["tokens", "create", "--email", "ops@example.org", "--name", "cli"], environment: env)
         let bearer = "Bearer " + (token.stdout.split(separator: "\n").last.map(String.init) ?? "")
 
-        let port = Int.random(in: 40_001...60_000)
+        let port = try freePort()
         let server = Process()
         server.executableURL = Self.binary
         server.arguments = ["serve", "--port", "\(port)"]

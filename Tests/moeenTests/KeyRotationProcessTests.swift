@@ -305,22 +305,6 @@ struct ProcessDatabase {
     }
 }
 
-/// A loopback port nothing listens on right now.
-func freePort() throws -> Int {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1]); s.close()"]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard let port = Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-        throw WorkspaceError(message: "no free port")
-    }
-    return port
-}
-
 /// Small JSON-over-HTTP client for the tests.
 enum HTTP {
     struct Answer {
