@@ -24,11 +24,7 @@ struct HealthRecorder {
         row.lastTestStatus = status == "success" ? "success" : "failed"
         row.lastTestMessage = String(message.prefix(1000))
         row.healthScore = score
-        if row.isEnabled {
-            row.status = status == "success" ? "active" : "error"
-        } else {
-            row.status = "inactive"
-        }
+        row.status = TestingStatus.settled(isEnabled: row.isEnabled, lastTestStatus: row.lastTestStatus)
         try await db.transaction { db in
             try await row.save(on: db)
             let point = IntegrationHealthHistory()

@@ -90,10 +90,8 @@ struct IntegrationWriter {
         if let description = patch.description { row.description = description.isEmpty ? nil : description }
         if let isEnabled = patch.isEnabled {
             row.isEnabled = isEnabled
-            if !isEnabled {
-                row.status = "inactive"
-            } else if row.status == "inactive" {
-                row.status = row.lastTestStatus == "failed" ? "error" : "active"
+            if !isEnabled || row.status == "inactive" {
+                row.status = TestingStatus.settled(isEnabled: isEnabled, lastTestStatus: row.lastTestStatus)
             }
         }
         row.$updatedBy.id = user.id
