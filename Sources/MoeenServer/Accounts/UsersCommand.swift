@@ -91,4 +91,6 @@ func registerCommands(_ app: Application) {
     app.asyncCommands.use(TokensCommand(), as: "tokens")
     app.asyncCommands.use(IntegrationsCommand(), as: "integrations")
     app.asyncCommands.use(KeysCommand(), as: "keys")
+    app.asyncCommands.use(MessagesCommand(), as: "messages")
+    app.asyncCommands.use(WorkerCommand(), as: "worker")
 }

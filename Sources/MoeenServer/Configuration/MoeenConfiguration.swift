@@ -40,6 +40,8 @@ public struct MoeenConfiguration: Sendable {
     public var outboundAllowlist: OutboundAllowlist?
     /// `MOEEN_TRUSTED_PROXIES`: the proxies whose `X-Forwarded-For` names the client's address.
     public var trustedProxies: [IPNetwork] = []
+    /// How messages are dispatched and retried (`MOEEN_DISPATCH*`, `MOEEN_RETRY_*`, `MOEEN_SEND_TIMEOUT`).
+    public var delivery = DeliverySettings()
     /// The full environment the configuration came from (key providers read their own settings from it).
     public var environment: [String: String]
 
@@ -171,7 +173,32 @@ public struct MoeenConfiguration: Sendable {
             }
             config.passwordHashCost = cost
         }
+        config.delivery = try DeliverySettings.parse(env)
         return config
+    }
+
+    /// A duration setting within `range`, or `fallback` when unset.
+    static func parseDuration(
+        _ env: [String: String], _ name: String, default fallback: Duration, range: ClosedRange<Duration>
+    ) throws(ConfigurationError) -> Duration {
+        guard let raw = nonEmpty(env[name]) else { return fallback }
+        guard let value = parseDuration(raw), range.contains(value) else {
+            throw ConfigurationError(
+                variable: name,
+                message: "must be a duration from \(DurationText.format(range.lowerBound)) to \(DurationText.format(range.upperBound)) like 200ms, 5s, 10m or 1h (got \"\(raw)\")")
+        }
+        return value
+    }
+
+    /// A whole-number setting within `range`, or `fallback` when unset.
+    static func parseInt(
+        _ env: [String: String], _ name: String, default fallback: Int, range: ClosedRange<Int>
+    ) throws(ConfigurationError) -> Int {
+        guard let raw = nonEmpty(env[name]) else { return fallback }
+        guard let value = Int(raw), range.contains(value) else {
+            throw ConfigurationError(variable: name, message: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \"\(raw)\")")
+        }
+        return value
     }
 
     static func nonEmpty(_ value: String?) -> String? {

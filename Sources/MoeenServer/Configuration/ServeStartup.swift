@@ -12,7 +12,7 @@ public enum ServeStartup {
     }
 
     /// The commands that read or write the database (and so want it migrated).
-    static let databaseCommands: Set<String> = ["users", "tokens", "integrations", "keys"]
+    static let databaseCommands: Set<String> = ["users", "tokens", "integrations", "keys", "messages", "worker"]
 
     public static func prepare(_ app: Application, arguments: [String]) async throws {
         let serving = isServe(arguments)
@@ -25,6 +25,9 @@ public enum ServeStartup {
             try await DatabaseSetup.migrate(app)
         }
         guard serving else { return }
+        if config.delivery.dispatch {
+            try app.startDispatcher()
+        }
         if let token = try await SetupLinks.issueIfNeeded(on: app.db) {
             let base = config.publicURL ?? baseURL(from: arguments)
             let link = "\(base)/setup?token=\(token)"

@@ -28,4 +28,6 @@ func registerMigrations(_ migrations: Migrations) {
     migrations.add(UpdateIntegrationTestLogsAddConfigSource())
     migrations.add(CreateLoginThrottles())
     migrations.add(UpdateKeyRotationsAddLease())
+    migrations.add(CreateOutboundMessages())
+    migrations.add(CreateMessageEvents())
 }

@@ -18,14 +18,21 @@ public enum PublicID {
         case supportSession = "sps"
         case resource = "res"
         case patient = "pat"
+        case message = "msg"
     }
 
-    public static func make(_ prefix: Prefix, at date: Date = Date()) -> String {
+    /// - Parameter randomHexDigits: 8 as the original; tables that grow by thousands a day (messages) use more,
+    ///   so two rows of one day practically never draw the same id.
+    public static func make(_ prefix: Prefix, at date: Date = Date(), randomHexDigits: Int = 8) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
         let parts = calendar.dateComponents([.year, .month, .day], from: date)
         let day = String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
-        let random = String(format: "%08x", UInt32.random(in: .min ... .max))
+        var random = ""
+        while random.count < randomHexDigits {
+            random += String(format: "%08x", UInt32.random(in: .min ... .max))
+        }
+        random = String(random.prefix(randomHexDigits))
         return "\(prefix.rawValue)_\(day)_\(random)"
     }
 

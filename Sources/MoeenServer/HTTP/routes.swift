@@ -11,4 +11,5 @@ func routes(_ app: Application) throws {
     let api = app.grouped("api").grouped(BearerTokenAuthenticator(cache: tokens), SessionCookieAuthenticator(), CSRFProtection(page: false))
     try api.register(collection: IntegrationsController())
     try api.register(collection: CRMLeadsController())
+    try api.register(collection: MessagesController())
 }

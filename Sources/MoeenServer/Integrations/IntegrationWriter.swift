@@ -111,6 +111,12 @@ struct IntegrationWriter {
         let before = AuditRedaction.integration(row)
         let rowID = try row.requireID()
         try await req.db.transaction { db in
+            // Messages keep their integration (the database refuses too); a row in use is disabled instead.
+            let messages = try await OutboundMessage.query(on: db).filter(\.$integration.$id == rowID).count()
+            guard messages == 0 else {
+                throw APIError(.conflict, code: "integration_in_use",
+                               message: "\(messages) message(s) were sent or queued through this integration, so it cannot be deleted; disable it instead.")
+            }
             try await row.delete(on: db)
             try await AuditLog(
                 action: "DELETE", tableName: IntegrationConfig.schema, recordID: rowID.uuidString,

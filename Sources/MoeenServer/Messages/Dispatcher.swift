@@ -1,0 +1,346 @@
+import Fluent
+import Foundation
+import Logging
+import MoeenConnectors
+import MoeenCore
+import MoeenSecrets
+import Synchronization
+import Vapor
+
+/// Delivers the outbox: claims due messages with a lease, sends each through its integration's connector,
+/// records the outcome (ARCHITECTURE.md "Send"). Any number of dispatchers, in any number of processes, can
+/// share one database; a message is only ever claimed by one of them at a time.
+final class Dispatcher: Sendable {
+    /// This process's name on the leases it takes: host, pid and a random part.
+    let owner: String
+    let settings: DeliverySettings
+    private let db: any Database
+    private let connectors: ConnectorRegistry
+    private let secrets: @Sendable () throws -> IntegrationSecrets
+    private let clock: @Sendable () -> Date
+    private let logger: Logger
+    private let wake = WakeSignal()
+    private let state = Mutex(State())
+
+    private struct State {
+        var stopping = false
+        var inFlight = 0
+        var loop: Task<Void, Never>?
+    }
+
+    init(
+        db: any Database, connectors: ConnectorRegistry, secrets: @escaping @Sendable () throws -> IntegrationSecrets,
+        settings: DeliverySettings, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
+        owner: String? = nil
+    ) {
+        self.db = db
+        self.connectors = connectors
+        self.secrets = secrets
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+        self.owner = owner ?? Self.processOwner()
+    }
+
+    static func processOwner() -> String {
+        let host = ProcessInfo.processInfo.hostName.prefix(40)
+        return "\(host):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    private var store: MessageStore { MessageStore(db: db) }
+
+    // MARK: - Running
+
+    /// Starts the loop in the background (idempotent).
+    func start() {
+        state.withLock { state in
+            guard state.loop == nil, !state.stopping else { return }
+            state.loop = Task { await self.run() }
+        }
+        logger.info("dispatcher started", metadata: [
+            "owner": .string(owner), "concurrency": .stringConvertible(settings.concurrency),
+            "lease": .string(DurationText.format(settings.lease)),
+        ])
+    }
+
+    /// New work may be due now (a message was accepted or re-queued in this process).
+    func notify() { wake.signal() }
+
+    /// Stops claiming, lets sends in flight finish within the grace period (then cancels them), and gives
+    /// back every claim this process still holds.
+    func stop() async {
+        let loop = state.withLock { state -> Task<Void, Never>? in
+            state.stopping = true
+            return state.loop
+        }
+        wake.signal()
+        guard let loop else { return }
+        let grace = settings.shutdownGrace
+        // Whichever comes first: the loop ending (its sends done) or the grace period. Not a task group: it
+        // would wait for the loser, and awaiting a task's value does not end when cancelled.
+        let finished = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let answered = Mutex(false)
+            let answer: @Sendable (Bool) -> Void = { value in
+                let first = answered.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: value) }
+            }
+            Task { await loop.value; answer(true) }
+            Task { try? await Task.sleep(for: grace); answer(false) }
+        }
+        if !finished {
+            // Sends still running past the grace period are abandoned, not awaited (a provider call may not
+            // notice cancellation before its own timeout). Releasing their claims below fences them off:
+            // whatever they report later finds the claim gone and writes nothing.
+            loop.cancel()
+            logger.warning("sends still in flight after the grace period; releasing their claims",
+                           metadata: ["in_flight": .stringConvertible(state.withLock { $0.inFlight })])
+        }
+        do {
+            let released = try await store.releaseAll(owner: owner, now: clock(), reason: "released: the dispatching process stopped before an outcome")
+            logger.info("dispatcher stopped", metadata: ["owner": .string(owner), "released": .stringConvertible(released)])
+        } catch {
+            logger.warning("dispatcher stopped without releasing its claims (they expire after the lease)",
+                           metadata: ["error": .string(String(describing: error))])
+        }
+    }
+
+    private var isStopping: Bool { state.withLock { $0.stopping } }
+
+    private func run() async {
+        var lastRecovery = ContinuousClock.now - .seconds(3600)
+        var failures = 0
+        await withDiscardingTaskGroup { group in
+            while !isStopping, !Task.isCancelled {
+                do {
+                    if ContinuousClock.now - lastRecovery >= max(settings.lease / 4, .seconds(1)) {
+                        lastRecovery = ContinuousClock.now
+                        try await store.recoverExpiredLeases(now: clock())
+                    }
+                    let free = settings.concurrency - state.withLock { $0.inFlight }
+                    var claimed: [OutboundMessage] = []
+                    if free > 0 {
+                        let now = clock()
+                        claimed = try await store.claim(owner: owner, limit: free, now: now,
+                                                        leaseUntil: now.addingTimeInterval(settings.lease.seconds))
+                    }
+                    failures = 0
+                    for message in claimed {
+                        state.withLock { $0.inFlight += 1 }
+                        group.addTask {
+                            await self.deliver(message)
+                            self.state.withLock { $0.inFlight -= 1 }
+                            self.wake.signal()
+                        }
+                    }
+                    // A full batch may mean more is due: look again at once unless every slot is busy.
+                    if !claimed.isEmpty, claimed.count == free { continue }
+                    await wake.wait(timeout: settings.pollInterval)
+                } catch {
+                    failures += 1
+                    let pause = Duration.milliseconds(min(100 * (1 << min(failures, 6)), 5_000))
+                    if failures == 1 || failures % 20 == 0 {
+                        logger.warning("dispatcher cannot reach the database; trying again",
+                                       metadata: ["error": .string(String(describing: error)), "pause": .string(DurationText.format(pause))])
+                    }
+                    await wake.wait(timeout: pause)
+                }
+            }
+        }
+    }
+
+    // MARK: - One claim, one pass (tests and the command line)
+
+    /// Recovers expired claims, then claims every due message (up to `limit`) and delivers them, awaiting all.
+    /// Returns how many messages were attempted. For tests with an injected clock.
+    @discardableResult
+    func drainOnce(limit: Int = 1000) async throws -> Int {
+        try await store.recoverExpiredLeases(now: clock())
+        let now = clock()
+        let claimed = try await store.claim(owner: owner, limit: limit, now: now,
+                                            leaseUntil: now.addingTimeInterval(settings.lease.seconds))
+        await withDiscardingTaskGroup { group in
+            for message in claimed { group.addTask { await self.deliver(message) } }
+        }
+        return claimed.count
+    }
+
+    // MARK: - Delivering one message
+
+    func deliver(_ message: OutboundMessage) async {
+        guard let id = message.id else { return }
+        let outcome = await attempt(message)
+        await record(outcome, for: id, publicID: message.publicID)
+    }
+
+    /// Sends one claimed message and decides what its outcome means.
+    private func attempt(_ message: OutboundMessage) async -> MessageStore.Outcome {
+        if message.attempts > message.maxAttempts {
+            // A claim that expired on its last attempt (the process died mid-send): no attempts are left.
+            return .dead(error: "no attempts left (\(message.maxAttempts) made; the last one's outcome was never recorded)", code: nil)
+        }
+        guard let channel = message.messageChannel else {
+            return .failed(error: "unknown channel \(message.channel)", code: nil)
+        }
+        let integration: IntegrationConfig
+        let config: [String: String]
+        do {
+            guard let row = try await IntegrationConfig.find(message.$integration.id, on: db) else {
+                return .failed(error: "the integration no longer exists", code: "integration_missing")
+            }
+            guard row.isEnabled else {
+                return .failed(error: "the integration \(row.publicID) is disabled; enable it and retry the message", code: "integration_disabled")
+            }
+            integration = row
+            config = try await secrets().open(row, on: db)
+        } catch let error as SecretsError {
+            // A key provider that cannot be reached is temporary; a key that cannot open the row is not.
+            if error.meansUnreadableSecrets {
+                return .failed(error: "the integration's stored secrets cannot be opened: \(error)", code: "secrets_unreadable")
+            }
+            return retryOrDead(message, error: "the key provider is not available: \(error)", code: "key_provider_unavailable", retryAfter: nil)
+        } catch {
+            return retryOrDead(message, error: "could not load the integration: \(error)", code: nil, retryAfter: nil)
+        }
+        guard let sender = connectors.sender(for: channel.integrationType),
+              integration.integrationType == channel.integrationType.rawValue
+        else {
+            return .failed(error: "the integration \(integration.publicID) cannot send \(channel.rawValue) messages", code: "integration_mismatch")
+        }
+        let outgoing = ChannelMessage(
+            to: message.recipient, text: message.text, subject: message.subject, html: message.html,
+            template: message.template.flatMap(Self.template))
+        do {
+            let receipt = try await sender.send(outgoing, config: config, timeout: settings.sendTimeout)
+            return .sent(providerMessageID: receipt.providerMessageId)
+        } catch {
+            let text = Self.describe(error, recipient: message.recipient)
+            if error.isRetryable {
+                return retryOrDead(message, error: text, code: error.code, retryAfter: error.retryAfter)
+            }
+            return .failed(error: text, code: error.code)
+        }
+    }
+
+    private func retryOrDead(_ message: OutboundMessage, error: String, code: String?, retryAfter: Duration?) -> MessageStore.Outcome {
+        let policy = settings.retryPolicy
+        guard !RetryPolicy(base: policy.base, cap: policy.cap, maxAttempts: message.maxAttempts)
+            .isExhausted(attempts: message.attempts)
+        else {
+            return .dead(error: "gave up after \(message.attempts) attempts; last error: \(error)", code: code)
+        }
+        let delay = policy.delay(afterAttempt: message.attempts, retryAfter: retryAfter)
+        return .retry(at: Self.roundedUp(clock().addingTimeInterval(delay.seconds)), error: error, code: code)
+    }
+
+    /// Records the outcome, trying again for a while if the database is briefly away (a send that happened
+    /// must not be sent twice because its record was lost); gives up when the claim would have expired.
+    private func record(_ outcome: MessageStore.Outcome, for id: UUID, publicID: String) async {
+        let giveUp = ContinuousClock.now + settings.lease
+        var pause = Duration.milliseconds(100)
+        while true {
+            do {
+                let held = try await store.record(outcome, for: id, owner: owner, now: clock())
+                if !held {
+                    logger.warning("a message's claim was lost before its outcome was recorded",
+                                   metadata: ["message": .string(publicID)])
+                }
+                return
+            } catch {
+                guard ContinuousClock.now + pause < giveUp, !Task.isCancelled else {
+                    logger.error("could not record a message's outcome; its claim will expire and it will be tried again",
+                                 metadata: ["message": .string(publicID), "error": .string(String(describing: error))])
+                    return
+                }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// The provider's words with the recipient masked (events and `last_error` are shown to viewers).
+    static func describe(_ error: ProviderError, recipient: String) -> String {
+        var text = error.message
+        if !recipient.isEmpty {
+            let masked = recipient.contains("@") ? EmailAddress.masked(recipient) : PhoneNumber.masked(recipient)
+            text = text.replacingOccurrences(of: recipient, with: masked)
+        }
+        var parts = ["\(error.category.rawValue): \(text.capped(characters: 500))"]
+        if let status = error.httpStatus { parts.append("HTTP \(status)") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// `date` rounded up to the next whole millisecond: the databases keep times to the microsecond at best,
+    /// and a retry time read back a fraction early must still be no earlier than the provider asked.
+    static func roundedUp(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded(.up) / 1000 + 0.001)
+    }
+
+    static func template(_ value: JSONValue) -> WhatsAppTemplate? {
+        guard let name = value["name"]?.stringValue, let language = value["language"]?.stringValue else { return nil }
+        let parameters = value["parameters"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return WhatsAppTemplate(name: name, language: language, parameters: parameters)
+    }
+}
+
+extension Duration {
+    /// Seconds as a `TimeInterval`, for `Date` arithmetic.
+    var seconds: TimeInterval {
+        let (whole, fraction) = components
+        return TimeInterval(whole) + TimeInterval(fraction) / 1e18
+    }
+}
+
+/// Wakes the dispatcher loop: a signal before the wait makes the wait return at once.
+final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns at the next signal, or after `timeout`, or at once if a signal came since the last wait.
+    func wait(timeout: Duration) async {
+        let ready = state.withLock { state -> Bool in
+            if state.pending {
+                state.pending = false
+                return true
+            }
+            return false
+        }
+        if ready { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [weak self] in
+                try? await Task.sleep(for: timeout)
+                self?.signal()
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.pending {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,241 @@
+import Crypto
+import Fluent
+import Foundation
+import MoeenCore
+import Vapor
+
+/// Accepts a message into the outbox: the idempotency check, validation (422 naming each field), the
+/// integration that will carry it, then one transaction writing the row and its `queued` event.
+/// The API and `moeen messages send` both go through here.
+struct MessageIntake {
+    let db: any Database
+    let settings: DeliverySettings
+    let now: Date
+
+    /// The longest `Idempotency-Key` accepted.
+    static let maximumKeyLength = 255
+
+    /// What `accept` did: a new message, or the one an earlier request with the same key created.
+    struct Outcome {
+        let message: OutboundMessage
+        let replayed: Bool
+    }
+
+    /// - Parameters:
+    ///   - idempotencyKey: the `Idempotency-Key` header; with it, `requestHash` identifies the body.
+    ///   - createdBy: the user (idempotency keys are per user); `nil` for the command line.
+    func accept(
+        _ input: MessageRequest, idempotencyKey: String?, requestHash: String?, createdBy: UUID?,
+        source: MessageEventSource
+    ) async throws -> Outcome {
+        if let key = idempotencyKey {
+            guard !key.isEmpty, key.count <= Self.maximumKeyLength else {
+                throw APIError.validation(field: "Idempotency-Key", "must be 1 to \(Self.maximumKeyLength) characters")
+            }
+            if let earlier = try await replay(key: key, hash: requestHash, createdBy: createdBy) { return earlier }
+        }
+        let message = try await validate(input)
+        message.idempotencyKey = idempotencyKey
+        message.requestHash = idempotencyKey == nil ? nil : requestHash
+        message.createdBy = createdBy
+        do {
+            try await db.transaction { tx in
+                try await message.create(on: tx)
+                let detail = message.scheduledAt.map { "scheduled for \(Self.timestamp($0))" }
+                try await MessageEvent(messageID: try message.requireID(), at: now, status: .queued, source: source,
+                                       detail: detail).create(on: tx)
+            }
+        } catch where UniqueViolation.matches(error) {
+            // Another request with the same key won the race: answer as if this one came second.
+            if let key = idempotencyKey, let earlier = try await replay(key: key, hash: requestHash, createdBy: createdBy) {
+                return earlier
+            }
+            throw error
+        }
+        return Outcome(message: message, replayed: false)
+    }
+
+    /// The message an earlier request with `key` created: the same body answers it again, another body is 409.
+    private func replay(key: String, hash: String?, createdBy: UUID?) async throws -> Outcome? {
+        let query = OutboundMessage.query(on: db).filter(\.$idempotencyKey == key)
+        if let createdBy { query.filter(\.$createdBy == createdBy) } else { query.filter(\.$createdBy == nil) }
+        guard let earlier = try await query.first() else { return nil }
+        guard earlier.requestHash == hash else {
+            throw APIError(.conflict, code: "idempotency_key_reused",
+                           message: "This Idempotency-Key was used for another request body (message \(earlier.publicID)); use a new key for a new message.")
+        }
+        return Outcome(message: earlier, replayed: true)
+    }
+
+    /// The SHA-256 of the body's JSON with keys sorted and spacing removed, so the same request sent with
+    /// keys in another order or other spacing counts as the same body.
+    static func requestHash(of body: ByteBuffer?) -> String? {
+        guard let body else { return nil }
+        let bytes = Array(body.readableBytesView)
+        let canonical = JSONValue.parse(bytes)?.jsonText() ?? String(decoding: bytes, as: UTF8.self)
+        return Hex.encode(Array(SHA256.hash(data: Data(canonical.utf8))))
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    // MARK: - Validation
+
+    /// The message the input describes, not yet saved; 422 naming every field that is wrong.
+    private func validate(_ input: MessageRequest) async throws -> OutboundMessage {
+        var problems: [String: String] = [:]
+        let channelNames = MessageChannel.allCases.map(\.rawValue).joined(separator: ", ")
+        let channel: MessageChannel?
+        if let raw = input.channel {
+            channel = MessageChannel(rawValue: raw)
+            if channel == nil { problems["channel"] = "must be one of \(channelNames)" }
+        } else {
+            channel = nil
+            problems["channel"] = "required (one of \(channelNames))"
+        }
+
+        var recipient: String?
+        if let channel {
+            switch channel {
+            case .whatsapp, .sms:
+                if let to = input.to, !to.isEmpty {
+                    recipient = PhoneNumber.normalizeE164(to)
+                    if recipient == nil { problems["to"] = "must be a phone number like +966551234567 or 0551234567" }
+                } else {
+                    problems["to"] = "required (a phone number)"
+                }
+            case .email:
+                if let to = input.to, !to.isEmpty {
+                    recipient = EmailAddress.normalize(to)
+                    if recipient == nil { problems["to"] = "must be an e-mail address" }
+                } else {
+                    problems["to"] = "required (an e-mail address)"
+                }
+            case .slack:
+                // An incoming webhook posts to the channel it was made for; `to` is only a label.
+                recipient = input.to.flatMap { $0.isEmpty ? nil : $0.capped(characters: 255) } ?? "webhook"
+            }
+        }
+
+        let text = input.text.flatMap { $0.isEmpty ? nil : $0 }
+        let html = input.html.flatMap { $0.isEmpty ? nil : $0 }
+        if let channel {
+            if input.template != nil, channel != .whatsapp { problems["template"] = "only WhatsApp messages take a template" }
+            if input.subject != nil, channel != .email { problems["subject"] = "only e-mail messages take a subject" }
+            if html != nil, channel != .email { problems["html"] = "only e-mail messages take html" }
+            let hasContent = text != nil || (channel == .whatsapp && input.template != nil) || (channel == .email && html != nil)
+            if !hasContent {
+                problems["text"] = switch channel {
+                case .whatsapp: "required (or a template)"
+                case .email: "required (or html)"
+                case .sms, .slack: "required"
+                }
+            }
+            if let text, let limit = channel.textLimit, text.count > limit {
+                problems["text"] = "must be at most \(limit) characters for \(channel.rawValue) (got \(text.count))"
+            }
+        }
+        if let template = input.template {
+            if template.name.trimmingCharacters(in: .whitespaces).isEmpty { problems["template.name"] = "required" }
+            if template.language.trimmingCharacters(in: .whitespaces).isEmpty { problems["template.language"] = "required" }
+        }
+        if let subject = input.subject, subject.count > 998 { problems["subject"] = "must be at most 998 characters" }
+        if let html, html.utf8.count > 512 * 1024 { problems["html"] = "must be at most 512 KB" }
+
+        let priority = input.priority ?? "normal"
+        if !["normal", "urgent"].contains(priority) { problems["priority"] = "must be normal or urgent" }
+
+        var scheduledAt: Date?
+        if let raw = input.scheduledAt {
+            scheduledAt = RFC3339.parse(raw)
+            if scheduledAt == nil { problems["scheduled_at"] = "must be an RFC 3339 time like 2026-12-01T09:00:00Z" }
+        }
+
+        var patientID: UUID?
+        if let raw = input.patientID {
+            let patient: Patient? = if let uuid = UUID(uuidString: raw) {
+                try await Patient.find(uuid, on: db)
+            } else {
+                raw.count <= 64 ? try await Patient.query(on: db).filter(\.$publicID == raw).first() : nil
+            }
+            if let patient { patientID = patient.id } else { problems["patient_id"] = "no patient has this id" }
+        }
+
+        var integration: IntegrationConfig?
+        if let channel {
+            do {
+                integration = try await resolveIntegration(channel: channel, requested: input.integrationConfigID)
+            } catch let problem as IntegrationProblem {
+                problems[problem.field] = problem.message
+            }
+        }
+
+        guard problems.isEmpty, let channel, let recipient, let integration else {
+            throw APIError.validation(problems)
+        }
+        let message = OutboundMessage()
+        message.id = UUID()
+        message.publicID = PublicID.make(.message, at: now, randomHexDigits: 16)
+        message.channel = channel.rawValue
+        message.$integration.id = try integration.requireID()
+        message.patientID = patientID
+        message.recipient = recipient
+        message.text = text
+        message.subject = channel == .email ? input.subject : nil
+        message.html = html
+        message.template = input.template.map { template in
+            .object([
+                "name": .string(template.name),
+                "language": .string(template.language),
+                "parameters": .array((template.parameters ?? []).map(JSONValue.string)),
+            ])
+        }
+        message.priority = priority
+        message.status = MessageStatus.queued.rawValue
+        message.attempts = 0
+        message.maxAttempts = settings.maxAttempts
+        message.scheduledAt = scheduledAt
+        message.nextAttemptAt = max(now, scheduledAt ?? now)
+        return message
+    }
+
+    struct IntegrationProblem: Error {
+        let field: String
+        let message: String
+    }
+
+    /// The named integration (UUID or public id), or the oldest enabled one of the channel's type.
+    private func resolveIntegration(channel: MessageChannel, requested: String?) async throws -> IntegrationConfig {
+        let type = channel.integrationType
+        guard let requested else {
+            let first = try await IntegrationConfig.query(on: db)
+                .filter(\.$integrationType == type.rawValue)
+                .filter(\.$isEnabled == true)
+                .sort(\.$createdAt).sort(\.$id)
+                .first()
+            guard let first else {
+                throw IntegrationProblem(field: "channel", message: "no enabled \(type.rawValue) integration can carry this message; enable one in Settings → Integrations")
+            }
+            return first
+        }
+        let field = "integration_config_id"
+        let row: IntegrationConfig? = if let uuid = UUID(uuidString: requested) {
+            try await IntegrationConfig.find(uuid, on: db)
+        } else if PublicID.matches(requested, .integration) {
+            try await IntegrationConfig.query(on: db).filter(\.$publicID == requested).first()
+        } else {
+            nil
+        }
+        guard let row else { throw IntegrationProblem(field: field, message: "no integration has this id") }
+        guard row.integrationType == type.rawValue else {
+            throw IntegrationProblem(field: field, message: "is a \(row.integrationType) integration; \(channel.rawValue) messages need a \(type.rawValue) one")
+        }
+        guard row.isEnabled else {
+            throw IntegrationProblem(field: field, message: "is disabled; enable it or choose another")
+        }
+        return row
+    }
+}
