@@ -44,6 +44,14 @@ struct ConfigurationTests {
         ("MOEEN_AUTO_MIGRATE", "perhaps"),
         ("LOG_LEVEL", "loud"),
         ("MOEEN_BCRYPT_COST", "3"),
+        ("MOEEN_DISPATCH", "sometimes"),
+        ("MOEEN_DISPATCH_LEASE", "forever"),
+        ("MOEEN_DISPATCH_LEASE", "2s"),
+        ("MOEEN_DISPATCH_CONCURRENCY", "0"),
+        ("MOEEN_RETRY_BASE", "5 seconds"),
+        ("MOEEN_RETRY_CAP", "-1s"),
+        ("MOEEN_RETRY_MAX_ATTEMPTS", "ten"),
+        ("MOEEN_SEND_TIMEOUT", "0ms"),
     ])
     func rejects(variable: String, value: String) {
         #expect {
@@ -141,5 +149,21 @@ struct StartupKeyTests {
             "\(error)".contains("MOEEN_MASTER_KEY")
         }
         try await app.asyncShutdown()
+    }
+
+    @Test("delivery settings: defaults, and every duration in ms, s, m or h through the one parser")
+    func deliverySettings() throws {
+        let defaults = try MoeenConfiguration.parse(environment: [:], environmentName: "development").delivery
+        #expect(defaults == DeliverySettings())
+        #expect(defaults.dispatch && defaults.lease == .seconds(60) && defaults.concurrency == 16)
+        #expect(defaults.retryBase == .seconds(5) && defaults.retryCap == .seconds(3600) && defaults.maxAttempts == 10)
+        #expect(defaults.sendTimeout == .seconds(15))
+        let custom = try MoeenConfiguration.parse(environment: [
+            "MOEEN_DISPATCH": "false", "MOEEN_DISPATCH_LEASE": "2m", "MOEEN_DISPATCH_CONCURRENCY": "4",
+            "MOEEN_RETRY_BASE": "200ms", "MOEEN_RETRY_CAP": "1h", "MOEEN_RETRY_MAX_ATTEMPTS": "3", "MOEEN_SEND_TIMEOUT": "5s",
+        ], environmentName: "development").delivery
+        #expect(!custom.dispatch)
+        #expect(custom.lease == .seconds(120) && custom.concurrency == 4 && custom.retryBase == .milliseconds(200))
+        #expect(custom.retryCap == .seconds(3600) && custom.maxAttempts == 3 && custom.sendTimeout == .seconds(5))
     }
 }

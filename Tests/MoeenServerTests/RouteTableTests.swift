@@ -7,7 +7,7 @@ import VaporTesting
 /// API.md's role table, written out independently of the controllers: the least role each `/api` route
 /// needs. Reading is open to every role (viewer is read-only), except alert rules; writing integration
 /// configs, users, keys, settings and alert rules is admin only; running tests and acknowledging alerts
-/// needs a manager; sending messages and keeping CRM and care data needs staff.
+/// and retrying or cancelling messages need a manager; sending messages and keeping CRM and care data needs staff.
 enum APIRoleTable {
     struct Rule {
         /// `nil`: any method. Otherwise only this one (`GET` rules also cover `HEAD`).
@@ -27,6 +27,8 @@ enum APIRoleTable {
         Rule(unsafe: true, pattern: ["integrations", "**"], role: .admin),
         Rule(unsafe: true, pattern: ["settings", "**"], role: .admin),
         Rule(unsafe: true, pattern: ["alerts", "*", "acknowledge"], role: .manager),
+        Rule(unsafe: true, pattern: ["messages", "*", "retry"], role: .manager),
+        Rule(unsafe: true, pattern: ["messages", "*", "cancel"], role: .manager),
         Rule(unsafe: true, pattern: ["messages", "**"], role: .staff),
         Rule(unsafe: true, pattern: ["opt-outs", "**"], role: .staff),
         Rule(unsafe: true, pattern: ["crm", "**"], role: .staff),
