@@ -11,6 +11,11 @@ public enum IntegrationCatalog {
 
     /// The fields of one type, in form order.
     public static func fields(for type: IntegrationType) -> [FieldSpec] {
+        providerFields(for: type) + rateLimitFields(for: type)
+    }
+
+    /// The provider's own settings of a type, in form order.
+    static func providerFields(for type: IntegrationType) -> [FieldSpec] {
         switch type {
         case .whatsapp:
             [
@@ -92,6 +97,39 @@ public enum IntegrationCatalog {
                 FieldSpec(name: "provider_id", labelAR: "معرّف مقدّم الخدمة", labelEN: "Provider ID",
                           required: true, kind: .text),
             ]
+        }
+    }
+
+    /// The sending ceiling each messaging type defaults to (PROVIDERS.md "Sending ceilings"); `nil` for the
+    /// types that send no messages.
+    public static func defaultRateLimit(for type: IntegrationType) -> RateLimit? {
+        switch type {
+        case .whatsapp: .limited(rate: 80, burst: 20)
+        case .sms: .limited(rate: 10, burst: 5)
+        case .email: .limited(rate: 100, burst: 50)
+        case .slack: .limited(rate: 1, burst: 1)
+        case .googleCalendar, .seha, .tatman: nil
+        }
+    }
+
+    /// The rate-limit fields of a messaging type, with its defaults.
+    static func rateLimitFields(for type: IntegrationType) -> [FieldSpec] {
+        guard case .limited(let rate, let burst)? = defaultRateLimit(for: type) else { return [] }
+        let rateText = rate == rate.rounded() ? String(Int(rate)) : String(rate)
+        return [
+            FieldSpec(name: "rate_limit_per_second", labelAR: "حد الإرسال (رسالة في الثانية، أو unlimited)",
+                      labelEN: "Send limit (messages per second, or unlimited)", defaultValue: rateText, kind: .text),
+            FieldSpec(name: "rate_limit_burst", labelAR: "أقصى دفعة متتالية", labelEN: "Burst (messages at once)",
+                      defaultValue: String(burst), kind: .text),
+        ]
+    }
+
+    /// The integration's sending ceiling from its settings (defaults for absent fields).
+    public static func rateLimit(type: IntegrationType, config: [String: String]) -> RateLimit {
+        guard let defaults = defaultRateLimit(for: type) else { return .unlimited }
+        switch RateLimit.parse(perSecond: config["rate_limit_per_second"], burst: config["rate_limit_burst"], defaults: defaults) {
+        case .success(let limit): return limit
+        case .failure: return defaults
         }
     }
 

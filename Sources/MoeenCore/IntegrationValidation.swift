@@ -26,6 +26,12 @@ extension IntegrationCatalog {
             if let message = check(value, spec: spec) { problems[spec.name] = message }
         }
 
+        if let defaults = defaultRateLimit(for: type),
+           case .failure(let rateProblems) = RateLimit.parse(perSecond: values["rate_limit_per_second"],
+                                                             burst: values["rate_limit_burst"], defaults: defaults) {
+            problems.merge(rateProblems.fields) { _, new in new }
+        }
+
         switch type {
         case .sms:
             if let sid = values["account_sid"], problems["account_sid"] == nil, !isSID(sid, prefix: "AC") {

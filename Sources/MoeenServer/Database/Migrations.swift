@@ -30,4 +30,8 @@ func registerMigrations(_ migrations: Migrations) {
     migrations.add(UpdateKeyRotationsAddLease())
     migrations.add(CreateOutboundMessages())
     migrations.add(CreateMessageEvents())
+    migrations.add(CreateIntegrationDeliveryStates())
+    migrations.add(CreateRecipientOptOuts())
+    migrations.add(CreateAppSettings())
+    migrations.add(UpdateOutboundMessagesAddFallback())
 }

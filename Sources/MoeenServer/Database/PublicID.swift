@@ -19,6 +19,7 @@ public enum PublicID {
         case resource = "res"
         case patient = "pat"
         case message = "msg"
+        case optOut = "opt"
     }
 
     /// - Parameter randomHexDigits: 8 as the original; tables that grow by thousands a day (messages) use more,

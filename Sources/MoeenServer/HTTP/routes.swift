@@ -12,4 +12,6 @@ func routes(_ app: Application) throws {
     try api.register(collection: IntegrationsController())
     try api.register(collection: CRMLeadsController())
     try api.register(collection: MessagesController())
+    try api.register(collection: OptOutsController())
+    try api.register(collection: DeliverySettingsController())
 }

@@ -1,3 +1,4 @@
+import Fluent
 import Foundation
 import MoeenCore
 import Vapor
@@ -18,11 +19,19 @@ struct IntegrationDTO: Content {
     let healthScore: Int
     let webhookURL: String?
     let metadata: JSONValue
+    /// Messaging types: `active`, `paused` (circuit open, or the provider asked to wait) or `half_open`
+    /// (one trial send will decide); `null` for the others.
+    let deliveryState: String?
+    let deliveryStateReason: String?
+    let deliveryStateUntil: Date?
     let createdAt: Date?
     let updatedAt: Date?
 
     enum CodingKeys: String, CodingKey {
         case id, name, description, config, status, metadata
+        case deliveryState = "delivery_state"
+        case deliveryStateReason = "delivery_state_reason"
+        case deliveryStateUntil = "delivery_state_until"
         case publicID = "public_id"
         case integrationType = "integration_type"
         case isEnabled = "is_enabled"
@@ -35,7 +44,41 @@ struct IntegrationDTO: Content {
         case updatedAt = "updated_at"
     }
 
-    init(_ row: IntegrationConfig, publicURL: String?) throws {
+    /// Every key present (`null` when unset).
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(publicID, forKey: .publicID)
+        try c.encode(integrationType, forKey: .integrationType)
+        try c.encode(name, forKey: .name)
+        try c.encode(description, forKey: .description)
+        try c.encode(config, forKey: .config)
+        try c.encode(status, forKey: .status)
+        try c.encode(isEnabled, forKey: .isEnabled)
+        try c.encode(lastTestAt, forKey: .lastTestAt)
+        try c.encode(lastTestStatus, forKey: .lastTestStatus)
+        try c.encode(lastTestMessage, forKey: .lastTestMessage)
+        try c.encode(healthScore, forKey: .healthScore)
+        try c.encode(webhookURL, forKey: .webhookURL)
+        try c.encode(metadata, forKey: .metadata)
+        try c.encode(deliveryState, forKey: .deliveryState)
+        try c.encode(deliveryStateReason, forKey: .deliveryStateReason)
+        try c.encode(deliveryStateUntil, forKey: .deliveryStateUntil)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+    }
+
+    /// The DTOs of `rows` with their delivery states, read in one query.
+    static func many(_ rows: [IntegrationConfig], publicURL: String?, on db: any Database) async throws -> [IntegrationDTO] {
+        let states = try await DeliveryPolicyStore(db: db).snapshots(rows.compactMap(\.id), now: Date())
+        return try rows.map { try IntegrationDTO($0, publicURL: publicURL, delivery: $0.id.flatMap { states[$0] }) }
+    }
+
+    static func one(_ row: IntegrationConfig, publicURL: String?, on db: any Database) async throws -> IntegrationDTO {
+        try await many([row], publicURL: publicURL, on: db)[0]
+    }
+
+    init(_ row: IntegrationConfig, publicURL: String?, delivery: DeliveryPolicyStore.Snapshot? = nil) throws {
         self.id = try row.requireID()
         self.publicID = row.publicID
         self.integrationType = row.integrationType
@@ -50,6 +93,10 @@ struct IntegrationDTO: Content {
         self.healthScore = row.healthScore
         self.webhookURL = publicURL.flatMap { WebhookPaths.url(base: $0, type: row.integrationType, publicID: row.publicID) }
         self.metadata = row.metadata
+        let sends = IntegrationType(rawValue: row.integrationType).flatMap(IntegrationCatalog.defaultRateLimit(for:)) != nil
+        self.deliveryState = sends ? (delivery?.state ?? "active") : nil
+        self.deliveryStateReason = sends ? delivery?.reason : nil
+        self.deliveryStateUntil = sends ? delivery?.until : nil
         self.createdAt = row.createdAt
         self.updatedAt = row.updatedAt
     }

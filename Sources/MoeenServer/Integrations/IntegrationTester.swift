@@ -107,6 +107,8 @@ struct IntegrationTester {
                 score = try await db.transaction { db in
                     try await log.create(on: db)
                     guard testsStoredSettings else { return nil }
+                    // A stored test that passes closes the delivery circuit breaker at once.
+                    if outcome.success { try await DeliveryPolicyStore(db: db).reset(try row.requireID(), now: Date()) }
                     return try await HealthRecorder(db: db).record(row, status: outcome.status, message: message, at: Date())
                 }
             } catch {

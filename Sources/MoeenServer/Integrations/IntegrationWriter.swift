@@ -97,8 +97,13 @@ struct IntegrationWriter {
         row.$updatedBy.id = user.id
         let secrets = try req.application.integrationSecrets
         try await req.db.transaction { db in
+            let storedConfig = row.config
             row.config = try await plan.apply(secrets: secrets, row: row, on: db)
             try await row.save(on: db)
+            // New settings may be the cure: the delivery circuit breaker closes and back-pressure is cleared.
+            if row.config != storedConfig || patch.config?.isEmpty == false {
+                try await DeliveryPolicyStore(db: db).reset(try row.requireID(), now: Date())
+            }
             try await AuditLog(
                 action: "UPDATE", tableName: IntegrationConfig.schema, recordID: try row.requireID().uuidString,
                 oldValues: before, newValues: AuditRedaction.integration(row), userID: user.id, ipAddress: req.clientAddress

@@ -36,13 +36,13 @@ struct IntegrationsController: RouteCollection {
         let page = try PageRequest(req)
         let (rows, next) = try await IntegrationConfig.query(on: req.db).page(page)
         let publicURL = req.moeenConfiguration.publicURL
-        return try ListPage(data: rows.map { try IntegrationDTO($0, publicURL: publicURL) }, nextCursor: next)
+        return ListPage(data: try await IntegrationDTO.many(rows, publicURL: publicURL, on: req.db), nextCursor: next)
     }
 
     @Sendable
     func show(req: Request) async throws -> IntegrationDTO {
         let row = try await IntegrationConfig.find(idOrPublicID: req.parameters.get("id"), on: req.db)
-        return try IntegrationDTO(row, publicURL: req.moeenConfiguration.publicURL)
+        return try await IntegrationDTO.one(row, publicURL: req.moeenConfiguration.publicURL, on: req.db)
     }
 
     struct CreateInput: Decodable {
@@ -95,7 +95,7 @@ struct IntegrationsController: RouteCollection {
         }
         let patch = IntegrationPatch(name: input.name, description: input.description, config: config, isEnabled: input.isEnabled)
         let updated = try await IntegrationWriter(req: req).update(row, patch, by: try req.currentUser)
-        return try IntegrationDTO(updated, publicURL: req.moeenConfiguration.publicURL)
+        return try await IntegrationDTO.one(updated, publicURL: req.moeenConfiguration.publicURL, on: req.db)
     }
 
     @Sendable

@@ -20,6 +20,14 @@ public struct DeliverySettings: Sendable, Equatable {
     public var pollInterval: Duration = .milliseconds(500)
     /// `MOEEN_DISPATCH_GRACE`: how long a stopping process lets sends in flight finish.
     public var shutdownGrace: Duration = .seconds(10)
+    /// `MOEEN_CIRCUIT_FAILURES`: retryable failures in a row that pause an integration's dispatch.
+    public var circuitFailures = 10
+    /// `MOEEN_CIRCUIT_COOLDOWN`: how long a paused integration waits before one trial send.
+    public var circuitCooldown: Duration = .seconds(60)
+    /// How far ahead a send may hold a rate-limit slot and wait for it; beyond, it goes back to the queue.
+    public var rateHorizon: Duration = .seconds(5)
+    /// How often expired claims, half-open trials and overdue fallbacks are looked for.
+    public var housekeepingInterval: Duration = .seconds(1)
 
     public init() {}
 
@@ -46,6 +54,10 @@ public struct DeliverySettings: Sendable, Equatable {
                                                         range: .milliseconds(100)...(.seconds(300)))
         settings.shutdownGrace = try Config.parseDuration(env, "MOEEN_DISPATCH_GRACE", default: settings.shutdownGrace,
                                                           range: .zero...(.seconds(600)))
+        settings.circuitFailures = try Config.parseInt(env, "MOEEN_CIRCUIT_FAILURES", default: settings.circuitFailures,
+                                                       range: 1...1000)
+        settings.circuitCooldown = try Config.parseDuration(env, "MOEEN_CIRCUIT_COOLDOWN", default: settings.circuitCooldown,
+                                                            range: .milliseconds(100)...(.seconds(24 * 3600)))
         guard settings.sendTimeout < settings.lease else {
             throw ConfigurationError(variable: "MOEEN_DISPATCH_LEASE",
                                      message: "must be longer than MOEEN_SEND_TIMEOUT (\(DurationText.format(settings.sendTimeout))), or a send could outlive its claim")

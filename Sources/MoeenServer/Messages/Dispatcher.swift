@@ -18,26 +18,34 @@ final class Dispatcher: Sendable {
     private let connectors: ConnectorRegistry
     private let secrets: @Sendable () throws -> IntegrationSecrets
     private let clock: @Sendable () -> Date
+    private let sleeper: @Sendable (Duration) async -> Void
     private let logger: Logger
     private let wake = WakeSignal()
     private let state = Mutex(State())
+    /// The centre's quiet hours (shared with the intake of this process).
+    let preferences: CentrePreferencesCache
 
     private struct State {
         var stopping = false
         var inFlight = 0
         var loop: Task<Void, Never>?
+        /// Integrations at their rate limit, and until when this process leaves their messages alone.
+        var saturated: [UUID: Date] = [:]
     }
 
     init(
         db: any Database, connectors: ConnectorRegistry, secrets: @escaping @Sendable () throws -> IntegrationSecrets,
-        settings: DeliverySettings, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger,
-        owner: String? = nil
+        settings: DeliverySettings, clock: @escaping @Sendable () -> Date = { Date() },
+        sleeper: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) },
+        preferences: CentrePreferencesCache = CentrePreferencesCache(), logger: Logger, owner: String? = nil
     ) {
         self.db = db
         self.connectors = connectors
         self.secrets = secrets
         self.settings = settings
         self.clock = clock
+        self.sleeper = sleeper
+        self.preferences = preferences
         self.logger = logger
         self.owner = owner ?? Self.processOwner()
     }
@@ -48,6 +56,7 @@ final class Dispatcher: Sendable {
     }
 
     private var store: MessageStore { MessageStore(db: db) }
+    private var policies: DeliveryPolicyStore { DeliveryPolicyStore(db: db) }
 
     // MARK: - Running
 
@@ -110,21 +119,20 @@ final class Dispatcher: Sendable {
     private var isStopping: Bool { state.withLock { $0.stopping } }
 
     private func run() async {
-        var lastRecovery = ContinuousClock.now - .seconds(3600)
+        var lastHousekeeping = ContinuousClock.now - .seconds(3600)
         var failures = 0
         await withDiscardingTaskGroup { group in
             while !isStopping, !Task.isCancelled {
                 do {
-                    if ContinuousClock.now - lastRecovery >= max(settings.lease / 4, .seconds(1)) {
-                        lastRecovery = ContinuousClock.now
-                        try await store.recoverExpiredLeases(now: clock())
+                    var trials: [UUID] = []
+                    if ContinuousClock.now - lastHousekeeping >= settings.housekeepingInterval {
+                        lastHousekeeping = ContinuousClock.now
+                        trials = try await housekeeping()
                     }
                     let free = settings.concurrency - state.withLock { $0.inFlight }
                     var claimed: [OutboundMessage] = []
                     if free > 0 {
-                        let now = clock()
-                        claimed = try await store.claim(owner: owner, limit: free, now: now,
-                                                        leaseUntil: now.addingTimeInterval(settings.lease.seconds))
+                        claimed = try await claim(limit: free, trials: trials)
                     }
                     failures = 0
                     for message in claimed {
@@ -151,16 +159,43 @@ final class Dispatcher: Sendable {
         }
     }
 
+    /// Expired claims back to the queue, overdue fallbacks made, and the half-open trials this process won.
+    private func housekeeping() async throws -> [UUID] {
+        let now = clock()
+        try await store.recoverExpiredLeases(now: now)
+        let quiet = await preferences.current(on: db).activeQuietHours
+        try await Fallback(db: db, settings: settings, quietHours: quiet).sweepOverdue(now: now)
+        return try await policies.claimTrials(owner: owner, now: now,
+                                              trialUntil: now.addingTimeInterval((settings.sendTimeout + .seconds(5)).seconds))
+    }
+
+    /// One trial message for each half-open integration this process won, then due messages of active ones.
+    private func claim(limit: Int, trials: [UUID]) async throws -> [OutboundMessage] {
+        let now = clock()
+        let leaseUntil = now.addingTimeInterval(settings.lease.seconds)
+        var claimed: [OutboundMessage] = []
+        for integration in trials where claimed.count < limit {
+            claimed += try await store.claim(owner: owner, limit: 1, now: now, leaseUntil: leaseUntil, integration: integration)
+        }
+        let excluded = state.withLock { state -> [UUID] in
+            state.saturated = state.saturated.filter { $0.value > now }
+            return Array(state.saturated.keys)
+        }
+        if claimed.count < limit {
+            claimed += try await store.claim(owner: owner, limit: limit - claimed.count, now: now, leaseUntil: leaseUntil,
+                                             excluding: excluded)
+        }
+        return claimed
+    }
+
     // MARK: - One claim, one pass (tests and the command line)
 
     /// Recovers expired claims, then claims every due message (up to `limit`) and delivers them, awaiting all.
     /// Returns how many messages were attempted. For tests with an injected clock.
     @discardableResult
     func drainOnce(limit: Int = 1000) async throws -> Int {
-        try await store.recoverExpiredLeases(now: clock())
-        let now = clock()
-        let claimed = try await store.claim(owner: owner, limit: limit, now: now,
-                                            leaseUntil: now.addingTimeInterval(settings.lease.seconds))
+        let trials = try await housekeeping()
+        let claimed = try await claim(limit: limit, trials: trials)
         await withDiscardingTaskGroup { group in
             for message in claimed { group.addTask { await self.deliver(message) } }
         }
@@ -171,56 +206,148 @@ final class Dispatcher: Sendable {
 
     func deliver(_ message: OutboundMessage) async {
         guard let id = message.id else { return }
-        let outcome = await attempt(message)
-        await record(outcome, for: id, publicID: message.publicID)
+        let (outcome, effect) = await attempt(message)
+        await apply(effect, integration: message.$integration.id, publicID: message.publicID)
+        let recorded = await record(outcome, for: id, publicID: message.publicID)
+        guard recorded, message.fallbackChannels != nil else { return }
+        let reason: String
+        switch outcome {
+        case .failed: reason = "failed"
+        case .dead: reason = "dead"
+        default: return
+        }
+        do {
+            let quiet = await preferences.current(on: db).activeQuietHours
+            if try await Fallback(db: db, settings: settings, quietHours: quiet).make(for: id, because: reason, now: clock()) != nil {
+                wake.signal()
+            }
+        } catch {
+            logger.warning("could not make a message's fallback; the sweep will try again",
+                           metadata: ["message": .string(message.publicID), "error": .string(String(describing: error))])
+        }
     }
 
-    /// Sends one claimed message and decides what its outcome means.
-    private func attempt(_ message: OutboundMessage) async -> MessageStore.Outcome {
+    /// What a send's result means for its integration's delivery state.
+    enum PolicyEffect: Sendable {
+        case none
+        case success
+        /// A retryable failure counting towards the breaker, or a credentials failure that opens it at once.
+        case failure(reason: String, opensAtOnce: Bool)
+        /// The provider asked every sender to wait until then (429 with Retry-After).
+        case backOff(until: Date, reason: String)
+        /// The integration is at its rate limit until then (in this process's view).
+        case saturated(until: Date)
+    }
+
+    private func apply(_ effect: PolicyEffect, integration: UUID, publicID: String) async {
+        let now = clock()
+        do {
+            switch effect {
+            case .none:
+                return
+            case .success:
+                try await policies.recordSuccess(integration, now: now)
+            case .failure(let reason, let opensAtOnce):
+                let state = try await policies.recordFailure(integration, reason: reason, opensAtOnce: opensAtOnce,
+                                                             threshold: settings.circuitFailures,
+                                                             cooldown: settings.circuitCooldown, now: now)
+                if state == "paused" {
+                    logger.warning("integration paused by the circuit breaker", metadata: [
+                        "integration": .string(integration.uuidString), "reason": .string(reason),
+                        "cooldown": .string(DurationText.format(settings.circuitCooldown)),
+                    ])
+                }
+            case .backOff(let until, let reason):
+                try await policies.backOff(integration, until: until, reason: reason, now: now)
+            case .saturated(let until):
+                state.withLock { $0.saturated[integration] = until }
+            }
+        } catch {
+            logger.warning("could not record an integration's delivery state",
+                           metadata: ["message": .string(publicID), "error": .string(String(describing: error))])
+        }
+    }
+
+    /// Applies the policies to one claimed message, sends it when they allow, and decides what came of it.
+    private func attempt(_ message: OutboundMessage) async -> (MessageStore.Outcome, PolicyEffect) {
         if message.attempts > message.maxAttempts {
             // A claim that expired on its last attempt (the process died mid-send): no attempts are left.
-            return .dead(error: "no attempts left (\(message.maxAttempts) made; the last one's outcome was never recorded)", code: nil)
+            return (.dead(error: "no attempts left (\(message.maxAttempts) made; the last one's outcome was never recorded)", code: nil), .none)
         }
         guard let channel = message.messageChannel else {
-            return .failed(error: "unknown channel \(message.channel)", code: nil)
+            return (.failed(error: "unknown channel \(message.channel)", code: nil), .none)
         }
         let integration: IntegrationConfig
         let config: [String: String]
         do {
+            if channel != .slack, try await OptOuts.isOptedOut(channel: channel.rawValue, address: message.recipient, on: db) {
+                return (.cancelled(reason: "recipient opted out", code: "recipient_opted_out"), .none)
+            }
+            if message.priority != "urgent", let quiet = await preferences.current(on: db).activeQuietHours,
+               let end = quiet.end(containing: clock()) {
+                return (.deferred(until: end, reason: "held by quiet hours until \(MessageIntake.timestamp(end))"), .none)
+            }
             guard let row = try await IntegrationConfig.find(message.$integration.id, on: db) else {
-                return .failed(error: "the integration no longer exists", code: "integration_missing")
+                return (.failed(error: "the integration no longer exists", code: "integration_missing"), .none)
             }
             guard row.isEnabled else {
-                return .failed(error: "the integration \(row.publicID) is disabled; enable it and retry the message", code: "integration_disabled")
+                return (.failed(error: "the integration \(row.publicID) is disabled; enable it and retry the message", code: "integration_disabled"), .none)
             }
             integration = row
             config = try await secrets().open(row, on: db)
         } catch let error as SecretsError {
             // A key provider that cannot be reached is temporary; a key that cannot open the row is not.
             if error.meansUnreadableSecrets {
-                return .failed(error: "the integration's stored secrets cannot be opened: \(error)", code: "secrets_unreadable")
+                return (.failed(error: "the integration's stored secrets cannot be opened: \(error)", code: "secrets_unreadable"), .none)
             }
-            return retryOrDead(message, error: "the key provider is not available: \(error)", code: "key_provider_unavailable", retryAfter: nil)
+            return (retryOrDead(message, error: "the key provider is not available: \(error)", code: "key_provider_unavailable", retryAfter: nil), .none)
         } catch {
-            return retryOrDead(message, error: "could not load the integration: \(error)", code: nil, retryAfter: nil)
+            return (retryOrDead(message, error: "could not load the integration: \(error)", code: nil, retryAfter: nil), .none)
         }
         guard let sender = connectors.sender(for: channel.integrationType),
               integration.integrationType == channel.integrationType.rawValue
         else {
-            return .failed(error: "the integration \(integration.publicID) cannot send \(channel.rawValue) messages", code: "integration_mismatch")
+            return (.failed(error: "the integration \(integration.publicID) cannot send \(channel.rawValue) messages", code: "integration_mismatch"), .none)
         }
+
+        // The integration's rate limit, shared with every process on the database: wait for a slot nearby,
+        // or go back to the queue (the attempt not counted) until one is free.
+        let limit = IntegrationCatalog.rateLimit(type: channel.integrationType, config: config)
+        if case .limited = limit {
+            do {
+                let reservation = try await policies.reserve(message.$integration.id, limit: limit, now: clock(),
+                                                             horizon: settings.rateHorizon)
+                switch reservation {
+                case .slot(let slot):
+                    let wait = slot.timeIntervalSince(clock())
+                    if wait > 0 { await sleeper(.milliseconds(Int64((wait * 1000).rounded(.up)))) }
+                case .notBefore(let time):
+                    return (.deferred(until: time, reason: "waiting for the rate limit (\(limit)) until \(MessageIntake.timestamp(time))"),
+                            .saturated(until: time))
+                }
+            } catch {
+                return (.deferred(until: clock().addingTimeInterval(1), reason: "rate limiter unavailable: \(error)"), .none)
+            }
+        }
+
         let outgoing = ChannelMessage(
             to: message.recipient, text: message.text, subject: message.subject, html: message.html,
             template: message.template.flatMap(Self.template))
         do {
             let receipt = try await sender.send(outgoing, config: config, timeout: settings.sendTimeout)
-            return .sent(providerMessageID: receipt.providerMessageId)
+            return (.sent(providerMessageID: receipt.providerMessageId), .success)
         } catch {
             let text = Self.describe(error, recipient: message.recipient)
             if error.isRetryable {
-                return retryOrDead(message, error: text, code: error.code, retryAfter: error.retryAfter)
+                let outcome = retryOrDead(message, error: text, code: error.code, retryAfter: error.retryAfter)
+                if error.category == .rateLimited, let retryAfter = error.retryAfter {
+                    let until = Self.roundedUp(clock().addingTimeInterval(retryAfter.seconds))
+                    return (outcome, .backOff(until: until, reason: "the provider asked to wait (HTTP 429) until \(MessageIntake.timestamp(until))"))
+                }
+                return (outcome, .failure(reason: text, opensAtOnce: false))
             }
-            return .failed(error: text, code: error.code)
+            let effect: PolicyEffect = error.category == .credentials ? .failure(reason: text, opensAtOnce: true) : .none
+            return (.failed(error: text, code: error.code), effect)
         }
     }
 
@@ -237,7 +364,7 @@ final class Dispatcher: Sendable {
 
     /// Records the outcome, trying again for a while if the database is briefly away (a send that happened
     /// must not be sent twice because its record was lost); gives up when the claim would have expired.
-    private func record(_ outcome: MessageStore.Outcome, for id: UUID, publicID: String) async {
+    private func record(_ outcome: MessageStore.Outcome, for id: UUID, publicID: String) async -> Bool {
         let giveUp = ContinuousClock.now + settings.lease
         var pause = Duration.milliseconds(100)
         while true {
@@ -247,12 +374,12 @@ final class Dispatcher: Sendable {
                     logger.warning("a message's claim was lost before its outcome was recorded",
                                    metadata: ["message": .string(publicID)])
                 }
-                return
+                return held
             } catch {
                 guard ContinuousClock.now + pause < giveUp, !Task.isCancelled else {
                     logger.error("could not record a message's outcome; its claim will expire and it will be tried again",
                                  metadata: ["message": .string(publicID), "error": .string(String(describing: error))])
-                    return
+                    return false
                 }
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(2))

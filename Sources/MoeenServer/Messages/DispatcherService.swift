@@ -13,7 +13,8 @@ extension Application {
             let app = self
             let dispatcher = Dispatcher(
                 db: db, connectors: connectors, secrets: { try app.integrationSecrets },
-                settings: moeenConfiguration.delivery, logger: Logger(label: "moeen.dispatcher"))
+                settings: moeenConfiguration.delivery, preferences: centrePreferences,
+                logger: Logger(label: "moeen.dispatcher"))
             storage[DispatcherKey.self] = dispatcher
             return dispatcher
         }

@@ -38,7 +38,25 @@ struct MessageDTO: Content {
     let deliveredAt: Date?
     let readAt: Date?
     let failedAt: Date?
+    let fallbackChannels: [String]
+    let fallbackAfter: Int?
     let events: [Event]
+    /// The whole fallback chain this message belongs to, first message first (only on `GET /api/messages/{id}`).
+    var chain: [Link]?
+
+    struct Link: Content {
+        let id: UUID
+        let publicID: String
+        let channel: String
+        let status: String
+        let parentID: UUID?
+
+        enum CodingKeys: String, CodingKey {
+            case id, channel, status
+            case publicID = "public_id"
+            case parentID = "parent_id"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, channel, to, text, subject, template, status, priority, attempts, events
@@ -58,6 +76,9 @@ struct MessageDTO: Content {
         case deliveredAt = "delivered_at"
         case readAt = "read_at"
         case failedAt = "failed_at"
+        case fallbackChannels = "fallback_channels"
+        case fallbackAfter = "fallback_after"
+        case chain
     }
 
     /// Every key present (`null` when unset), as API.md lists them.
@@ -88,7 +109,10 @@ struct MessageDTO: Content {
         try c.encode(deliveredAt, forKey: .deliveredAt)
         try c.encode(readAt, forKey: .readAt)
         try c.encode(failedAt, forKey: .failedAt)
+        try c.encode(fallbackChannels, forKey: .fallbackChannels)
+        try c.encode(fallbackAfter, forKey: .fallbackAfter)
         try c.encode(events, forKey: .events)
+        try c.encodeIfPresent(chain, forKey: .chain)
     }
 
     init(_ row: OutboundMessage, events: [MessageEvent], masked: Bool) throws {
@@ -121,6 +145,9 @@ struct MessageDTO: Content {
         deliveredAt = row.deliveredAt
         readAt = row.readAt
         failedAt = row.failedAt
+        fallbackChannels = row.fallbackChannelList.map(\.rawValue)
+        fallbackAfter = row.fallbackAfter
+        chain = nil
         self.events = events.map { Event(at: $0.at, status: $0.status, source: $0.source, detail: mask($0.detail)) }
     }
 
@@ -144,5 +171,26 @@ struct MessageDTO: Content {
 
     static func one(_ row: OutboundMessage, masked: Bool, on db: any Database) async throws -> MessageDTO {
         try await many([row], masked: masked, on: db)[0]
+    }
+
+    /// The fallback chain of `row`: up to its first message, then down through every fallback made from it.
+    static func chain(of row: OutboundMessage, on db: any Database) async throws -> [Link] {
+        var root = row
+        var seen: Set<UUID> = [try row.requireID()]
+        while let parentID = root.parentID, seen.count < 16, let parent = try await OutboundMessage.find(parentID, on: db) {
+            guard seen.insert(parentID).inserted else { break }
+            root = parent
+        }
+        var links: [Link] = []
+        var level = [root]
+        while !level.isEmpty, links.count < 16 {
+            for message in level {
+                links.append(Link(id: try message.requireID(), publicID: message.publicID, channel: message.channel,
+                                  status: message.status, parentID: message.parentID))
+            }
+            let ids = level.compactMap(\.id)
+            level = try await OutboundMessage.query(on: db).filter(\.$parentID ~~ ids).sort(\.$createdAt).all()
+        }
+        return links
     }
 }

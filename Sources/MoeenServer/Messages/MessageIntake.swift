@@ -11,6 +11,8 @@ struct MessageIntake {
     let db: any Database
     let settings: DeliverySettings
     let now: Date
+    /// The centre's quiet hours, when on: normal-priority messages falling due inside wait for the end.
+    var quietHours: QuietHours?
 
     /// The longest `Idempotency-Key` accepted.
     static let maximumKeyLength = 255
@@ -41,7 +43,10 @@ struct MessageIntake {
         do {
             try await db.transaction { tx in
                 try await message.create(on: tx)
-                let detail = message.scheduledAt.map { "scheduled for \(Self.timestamp($0))" }
+                var detail = message.scheduledAt.map { "scheduled for \(Self.timestamp($0))" }
+                if let next = message.nextAttemptAt, next > max(now, message.scheduledAt ?? now) {
+                    detail = "held by quiet hours until \(Self.timestamp(next))"
+                }
                 try await MessageEvent(messageID: try message.requireID(), at: now, status: .queued, source: source,
                                        detail: detail).create(on: tx)
             }
@@ -88,10 +93,25 @@ struct MessageIntake {
     private func validate(_ input: MessageRequest) async throws -> OutboundMessage {
         var problems: [String: String] = [:]
         let channelNames = MessageChannel.allCases.map(\.rawValue).joined(separator: ", ")
+
+        // A patient can supply the channel (their preferred one) and the recipient.
+        var patient: Patient?
+        if let raw = input.patientID {
+            patient = if let uuid = UUID(uuidString: raw) {
+                try await Patient.find(uuid, on: db)
+            } else {
+                raw.count <= 64 ? try await Patient.query(on: db).filter(\.$publicID == raw).first() : nil
+            }
+            if patient == nil { problems["patient_id"] = "no patient has this id" }
+        }
+
         let channel: MessageChannel?
         if let raw = input.channel {
             channel = MessageChannel(rawValue: raw)
             if channel == nil { problems["channel"] = "must be one of \(channelNames)" }
+        } else if let patient {
+            channel = Self.preferredChannel(of: patient)
+            if channel == nil { problems["channel"] = "required: the patient has no preferred channel, phone or e-mail" }
         } else {
             channel = nil
             problems["channel"] = "required (one of \(channelNames))"
@@ -99,24 +119,17 @@ struct MessageIntake {
 
         var recipient: String?
         if let channel {
-            switch channel {
-            case .whatsapp, .sms:
-                if let to = input.to, !to.isEmpty {
-                    recipient = PhoneNumber.normalizeE164(to)
-                    if recipient == nil { problems["to"] = "must be a phone number like +966551234567 or 0551234567" }
-                } else {
-                    problems["to"] = "required (a phone number)"
-                }
-            case .email:
-                if let to = input.to, !to.isEmpty {
-                    recipient = EmailAddress.normalize(to)
-                    if recipient == nil { problems["to"] = "must be an e-mail address" }
-                } else {
-                    problems["to"] = "required (an e-mail address)"
-                }
-            case .slack:
+            let given = input.to.flatMap { $0.isEmpty ? nil : $0 } ?? patient.flatMap { Self.address(of: $0, for: channel) }
+            if channel == .slack {
                 // An incoming webhook posts to the channel it was made for; `to` is only a label.
-                recipient = input.to.flatMap { $0.isEmpty ? nil : $0.capped(characters: 255) } ?? "webhook"
+                recipient = given.map { $0.capped(characters: 255) } ?? "webhook"
+            } else if let given {
+                recipient = OptOuts.normalize(given, channel: channel)
+                if recipient == nil {
+                    problems["to"] = channel == .email ? "must be an e-mail address" : "must be a phone number like +966551234567 or 0551234567"
+                }
+            } else {
+                problems["to"] = channel == .email ? "required (an e-mail address)" : "required (a phone number)"
             }
         }
 
@@ -154,16 +167,6 @@ struct MessageIntake {
             if scheduledAt == nil { problems["scheduled_at"] = "must be an RFC 3339 time like 2026-12-01T09:00:00Z" }
         }
 
-        var patientID: UUID?
-        if let raw = input.patientID {
-            let patient: Patient? = if let uuid = UUID(uuidString: raw) {
-                try await Patient.find(uuid, on: db)
-            } else {
-                raw.count <= 64 ? try await Patient.query(on: db).filter(\.$publicID == raw).first() : nil
-            }
-            if let patient { patientID = patient.id } else { problems["patient_id"] = "no patient has this id" }
-        }
-
         var integration: IntegrationConfig?
         if let channel {
             do {
@@ -173,15 +176,22 @@ struct MessageIntake {
             }
         }
 
+        let fallback = try await validateFallback(input, channel: channel, text: text, patient: patient, problems: &problems)
+
         guard problems.isEmpty, let channel, let recipient, let integration else {
             throw APIError.validation(problems)
+        }
+        if channel != .slack, try await OptOuts.isOptedOut(channel: channel.rawValue, address: recipient, on: db) {
+            throw APIError(.unprocessableEntity, code: "recipient_opted_out",
+                           message: "The recipient asked not to receive \(channel.rawValue) messages (see /api/opt-outs).",
+                           fields: ["to": "opted out of \(channel.rawValue) messages"])
         }
         let message = OutboundMessage()
         message.id = UUID()
         message.publicID = PublicID.make(.message, at: now, randomHexDigits: 16)
         message.channel = channel.rawValue
         message.$integration.id = try integration.requireID()
-        message.patientID = patientID
+        message.patientID = try patient?.requireID()
         message.recipient = recipient
         message.text = text
         message.subject = channel == .email ? input.subject : nil
@@ -198,8 +208,96 @@ struct MessageIntake {
         message.attempts = 0
         message.maxAttempts = settings.maxAttempts
         message.scheduledAt = scheduledAt
-        message.nextAttemptAt = max(now, scheduledAt ?? now)
+        message.nextAttemptAt = Self.firstAttempt(now: now, scheduledAt: scheduledAt, priority: priority, quietHours: quietHours)
+        message.fallbackDone = false
+        if let fallback {
+            message.fallbackChannels = .array(fallback.channels.map { .string($0.rawValue) })
+            message.fallbackTo = .object(fallback.recipients.mapValues(JSONValue.string))
+            message.fallbackAfter = input.fallbackAfter
+            message.fallbackDueAt = input.fallbackAfter.map { now.addingTimeInterval(TimeInterval($0)) }
+        }
         return message
+    }
+
+    /// When a new message is first due: its schedule (or now), moved past quiet hours unless urgent.
+    static func firstAttempt(now: Date, scheduledAt: Date?, priority: String, quietHours: QuietHours?) -> Date {
+        let due = max(now, scheduledAt ?? now)
+        guard priority != "urgent", let quietHours, let end = quietHours.end(containing: due) else { return due }
+        return end
+    }
+
+    /// The fallback channels and their recipients (from `fallback_to`, else the patient), checked.
+    private func validateFallback(
+        _ input: MessageRequest, channel: MessageChannel?, text: String?, patient: Patient?,
+        problems: inout [String: String]
+    ) async throws -> (channels: [MessageChannel], recipients: [String: String])? {
+        if let after = input.fallbackAfter, !(1...604_800).contains(after) {
+            problems["fallback_after"] = "must be a number of seconds from 1 to 604800 (7 days)"
+        }
+        guard let names = input.fallbackChannels, !names.isEmpty else {
+            if input.fallbackAfter != nil { problems["fallback_after"] = "needs fallback_channels" }
+            if let extra = input.fallbackTo?.keys.sorted().first { problems["fallback_to.\(extra)"] = "needs fallback_channels" }
+            return nil
+        }
+        var channels: [MessageChannel] = []
+        var recipients: [String: String] = [:]
+        for (index, name) in names.enumerated() {
+            let field = "fallback_channels[\(index)]"
+            guard let fallback = MessageChannel(rawValue: name) else {
+                problems[field] = "must be one of \(MessageChannel.allCases.map(\.rawValue).joined(separator: ", "))"
+                continue
+            }
+            if fallback == channel || channels.contains(fallback) {
+                problems[field] = "repeats a channel already tried"
+                continue
+            }
+            if fallback == .email ? (text == nil && input.html == nil) : text == nil {
+                problems[field] = "needs the message's text to fall back to \(fallback.rawValue)"
+            } else if let text, let limit = fallback.textLimit, text.count > limit {
+                problems[field] = "the text is longer than \(fallback.rawValue) allows (\(limit) characters)"
+            }
+            if fallback == .slack {
+                recipients[fallback.rawValue] = "webhook"
+            } else if let given = input.fallbackTo?[fallback.rawValue] ?? patient.flatMap({ Self.address(of: $0, for: fallback) }) {
+                if let normalized = OptOuts.normalize(given, channel: fallback) {
+                    recipients[fallback.rawValue] = normalized
+                } else {
+                    problems["fallback_to.\(fallback.rawValue)"] = fallback == .email ? "must be an e-mail address" : "must be a phone number like +966551234567"
+                }
+            } else {
+                problems["fallback_to.\(fallback.rawValue)"] = "required: the recipient on \(fallback.rawValue) (or a patient_id with one)"
+            }
+            do {
+                _ = try await resolveIntegration(channel: fallback, requested: nil)
+            } catch let problem as IntegrationProblem {
+                problems[field] = problem.message
+            }
+            channels.append(fallback)
+        }
+        for key in (input.fallbackTo ?? [:]).keys where !names.contains(key) {
+            problems["fallback_to.\(key)"] = "is not one of fallback_channels"
+        }
+        return (channels, recipients)
+    }
+
+    /// The patient's preferred channel, else SMS when they have a phone, else e-mail.
+    static func preferredChannel(of patient: Patient) -> MessageChannel? {
+        if let preferred = patient.preferredChannel.flatMap(MessageChannel.init(rawValue:)),
+           address(of: patient, for: preferred) != nil {
+            return preferred
+        }
+        if patient.phone?.isEmpty == false { return .sms }
+        if patient.email?.isEmpty == false { return .email }
+        return nil
+    }
+
+    /// The patient's address on `channel`.
+    static func address(of patient: Patient, for channel: MessageChannel) -> String? {
+        switch channel {
+        case .sms, .whatsapp: patient.phone.flatMap { $0.isEmpty ? nil : $0 }
+        case .email: patient.email.flatMap { $0.isEmpty ? nil : $0 }
+        case .slack: nil
+        }
     }
 
     struct IntegrationProblem: Error {
@@ -208,7 +306,7 @@ struct MessageIntake {
     }
 
     /// The named integration (UUID or public id), or the oldest enabled one of the channel's type.
-    private func resolveIntegration(channel: MessageChannel, requested: String?) async throws -> IntegrationConfig {
+    func resolveIntegration(channel: MessageChannel, requested: String?) async throws -> IntegrationConfig {
         let type = channel.integrationType
         guard let requested else {
             let first = try await IntegrationConfig.query(on: db)

@@ -20,12 +20,18 @@ struct MessageRequest: Content {
     var scheduledAt: String?
     var patientID: String?
     var priority: String?
+    var fallbackChannels: [String]?
+    var fallbackTo: [String: String]?
+    var fallbackAfter: Int?
 
     enum CodingKeys: String, CodingKey {
         case channel, to, text, template, subject, html, priority
         case integrationConfigID = "integration_config_id"
         case scheduledAt = "scheduled_at"
         case patientID = "patient_id"
+        case fallbackChannels = "fallback_channels"
+        case fallbackTo = "fallback_to"
+        case fallbackAfter = "fallback_after"
     }
 
     init(channel: String?, to: String?, text: String?, integrationConfigID: String? = nil) {

@@ -26,22 +26,39 @@ struct MessageStore: Sendable {
     /// Claims up to `limit` due messages for `owner` until `leaseUntil`: each becomes `sending`, its attempt
     /// counted. On PostgreSQL the rows are chosen `FOR UPDATE SKIP LOCKED`, so concurrent claimers in any
     /// number of processes take disjoint sets; on SQLite the one statement runs under the single writer lock.
-    func claim(owner: String, limit: Int, now: Date, leaseUntil: Date) async throws -> [OutboundMessage] {
+    ///
+    /// Messages of integrations that are paused (circuit open or half-open, or the provider asked to wait)
+    /// are left alone, as are those of `excluding` (integrations this process knows are at their rate limit).
+    /// With `integration`, only that integration's messages are claimed, paused or not (a half-open trial).
+    func claim(
+        owner: String, limit: Int, now: Date, leaseUntil: Date, excluding: [UUID] = [], integration: UUID? = nil
+    ) async throws -> [OutboundMessage] {
         let sql = try sql
         let lock: SQLQueryString = db.isPostgres ? " FOR UPDATE SKIP LOCKED" : ""
-        let query: SQLQueryString = """
-            UPDATE \(ident: Self.table)
+        var scope: SQLQueryString
+        if let integration {
+            scope = " AND integration_config_id = \(bind: integration)"
+        } else {
+            scope = """
+                 AND integration_config_id NOT IN (SELECT integration_config_id FROM \(ident: DeliveryPolicyStore.table)
+                    WHERE state <> 'active' OR backoff_until > \(bind: now))
+                """
+            if !excluding.isEmpty {
+                scope = scope + " AND integration_config_id NOT IN (\(binds: excluding))"
+            }
+        }
+        let pick: SQLQueryString = """
+            SELECT id FROM \(ident: Self.table)
+            WHERE status = 'queued' AND next_attempt_at <= \(bind: now)\(scope)
+            ORDER BY next_attempt_at
+            LIMIT \(literal: limit)\(lock)
+            """
+        let set: SQLQueryString = """
             SET status = 'sending', lease_owner = \(bind: owner), lease_expires_at = \(bind: leaseUntil),
                 attempts = attempts + 1, updated_at = \(bind: now)
-            WHERE id IN (
-                SELECT id FROM \(ident: Self.table)
-                WHERE status = 'queued' AND next_attempt_at <= \(bind: now)
-                ORDER BY next_attempt_at
-                LIMIT \(literal: limit)\(lock)
-            ) AND status = 'queued'
-            RETURNING id
             """
-        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: UUID.self) }
+        let ids = try await sql.raw(Self.updatePicked(pick, set: set, expected: "status = 'queued'", postgres: db.isPostgres))
+            .all().map { try $0.decode(column: "id", as: UUID.self) }
         guard !ids.isEmpty else { return [] }
         let messages = try await OutboundMessage.query(on: db).filter(\.$id ~~ ids).all()
         try await insertEvents(messages.map { message in
@@ -50,24 +67,44 @@ struct MessageStore: Sendable {
         return messages.sorted { ($0.nextAttemptAt ?? now) < ($1.nextAttemptAt ?? now) }
     }
 
+    /// `UPDATE … SET <set> WHERE id IN (<pick>) AND <expected> RETURNING id`, the rows chosen once.
+    ///
+    /// On PostgreSQL the pick is a CTE: a `LIMIT … FOR UPDATE SKIP LOCKED` subquery inside `IN (…)` may be run
+    /// more than once by the planner and so update more rows than the limit (or rows it never locked); a CTE
+    /// is evaluated once. SQLite runs the one statement under its writer lock, where the subquery is safe.
+    static func updatePicked(_ pick: SQLQueryString, set: SQLQueryString, expected: String, postgres: Bool) -> SQLQueryString {
+        if postgres {
+            return """
+                WITH picked AS (\(pick))
+                UPDATE \(ident: table) AS m \(set)
+                FROM picked WHERE m.id = picked.id AND m.\(unsafeRaw: expected)
+                RETURNING m.id
+                """
+        }
+        return """
+            UPDATE \(ident: table) \(set)
+            WHERE id IN (\(pick)) AND \(unsafeRaw: expected)
+            RETURNING id
+            """
+    }
+
     /// Messages whose claim expired (their process stopped or lost the database mid-send) go back to
     /// `queued`, due now; the next claim counts another attempt. Returns how many.
     @discardableResult
     func recoverExpiredLeases(now: Date, limit: Int = 500) async throws -> Int {
         let sql = try sql
         let lock: SQLQueryString = db.isPostgres ? " FOR UPDATE SKIP LOCKED" : ""
-        let query: SQLQueryString = """
-            UPDATE \(ident: Self.table)
+        let pick: SQLQueryString = """
+            SELECT id FROM \(ident: Self.table)
+            WHERE status = 'sending' AND lease_expires_at <= \(bind: now)
+            LIMIT \(literal: limit)\(lock)
+            """
+        let set: SQLQueryString = """
             SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = \(bind: now),
                 updated_at = \(bind: now)
-            WHERE id IN (
-                SELECT id FROM \(ident: Self.table)
-                WHERE status = 'sending' AND lease_expires_at <= \(bind: now)
-                LIMIT \(literal: limit)\(lock)
-            ) AND status = 'sending' AND lease_expires_at <= \(bind: now)
-            RETURNING id
             """
-        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: UUID.self) }
+        let ids = try await sql.raw(Self.updatePicked(pick, set: set, expected: "status = 'sending'", postgres: db.isPostgres))
+            .all().map { try $0.decode(column: "id", as: UUID.self) }
         try await insertEvents(ids.map { ($0, .queued, "claim expired before an outcome was recorded; queued again") },
                                at: now, source: .dispatcher)
         return ids.count
@@ -81,6 +118,10 @@ struct MessageStore: Sendable {
         case dead(error: String, code: String?)
         /// Not attempted after all (the process is stopping): back to `queued`, the attempt not counted.
         case released(reason: String)
+        /// Not attempted yet for a policy (rate limit, quiet hours): `queued` until then, the attempt not counted.
+        case deferred(until: Date, reason: String)
+        /// Not to be sent (the recipient opted out): `cancelled`.
+        case cancelled(reason: String, code: String)
     }
 
     /// Records `outcome` if `owner` still holds the message's claim; `false` when the claim was lost (it
@@ -99,9 +140,12 @@ struct MessageStore: Sendable {
             case .sent(let providerID):
                 status = .sent
                 detail = providerID.map { "provider message id \($0)" }
+                // Earlier attempts' errors stay in the events; the row describes where the message is now.
                 update = update.set("provider_message_id", to: SQLBind(providerID))
                     .set("sent_at", to: SQLBind(now))
                     .set("next_attempt_at", to: SQLLiteral.null)
+                    .set("last_error", to: SQLLiteral.null)
+                    .set("last_error_code", to: SQLLiteral.null)
             case .retry(let at, let error, let code):
                 status = .queued
                 detail = "retry at \(MessageIntake.timestamp(at)): \(error)"
@@ -119,6 +163,18 @@ struct MessageStore: Sendable {
                 status = .queued
                 detail = reason
                 update = update.set("next_attempt_at", to: SQLBind(now))
+                    .set("attempts", to: SQLRaw("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"))
+            case .deferred(let until, let reason):
+                status = .queued
+                detail = reason
+                update = update.set("next_attempt_at", to: SQLBind(until))
+                    .set("attempts", to: SQLRaw("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"))
+            case .cancelled(let reason, let code):
+                status = .cancelled
+                detail = reason
+                update = update.set("next_attempt_at", to: SQLLiteral.null)
+                    .set("last_error", to: SQLBind(reason))
+                    .set("last_error_code", to: SQLBind(code))
                     .set("attempts", to: SQLRaw("CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"))
             }
             let rows = try await update.set("status", to: SQLBind(status.rawValue))

@@ -33,7 +33,9 @@ struct MessagesSendCommand: AsyncCommand {
         var input = MessageRequest(channel: signature.channel, to: signature.to, text: signature.text,
                                    integrationConfigID: signature.integration)
         input.subject = signature.subject
-        let intake = MessageIntake(db: app.db, settings: app.moeenConfiguration.delivery, now: Date())
+        let preferences = await app.centrePreferences.current(on: app.db)
+        let intake = MessageIntake(db: app.db, settings: app.moeenConfiguration.delivery, now: Date(),
+                                   quietHours: preferences.activeQuietHours)
         let outcome = try await MessagesCommand.explain {
             try await intake.accept(input, idempotencyKey: nil, requestHash: nil, createdBy: nil, source: .operator)
         }

@@ -19,7 +19,9 @@ struct MessagesController: RouteCollection {
         let user = try req.currentUser
         let input = try req.content.decode(MessageRequest.self)
         let key = req.headers.first(name: "Idempotency-Key")
-        let intake = MessageIntake(db: req.db, settings: req.application.moeenConfiguration.delivery, now: Date())
+        let preferences = await req.application.centrePreferences.current(on: req.db)
+        let intake = MessageIntake(db: req.db, settings: req.application.moeenConfiguration.delivery, now: Date(),
+                                   quietHours: preferences.activeQuietHours)
         let outcome = try await intake.accept(
             input, idempotencyKey: key, requestHash: MessageIntake.requestHash(of: req.body.data),
             createdBy: user.id, source: .api)
@@ -77,7 +79,9 @@ struct MessagesController: RouteCollection {
     @Sendable
     func show(req: Request) async throws -> MessageDTO {
         let row = try await Self.find(req)
-        return try await MessageDTO.one(row, masked: try req.currentUser.role == .viewer, on: req.db)
+        var dto = try await MessageDTO.one(row, masked: try req.currentUser.role == .viewer, on: req.db)
+        dto.chain = try await MessageDTO.chain(of: row, on: req.db)
+        return dto
     }
 
     @Sendable

@@ -72,10 +72,24 @@ final class OutboundMessage: Model, @unchecked Sendable {
     @OptionalField(key: "read_at") var readAt: Date?
     @OptionalField(key: "failed_at") var failedAt: Date?
     @OptionalField(key: "created_by") var createdBy: UUID?
+    /// Channels still to try, in order, when this message fails, dies or is not delivered in time.
+    @OptionalField(key: "fallback_channels") var fallbackChannels: JSONValue?
+    /// The recipient on each fallback channel, normalised (`{"sms": "+9665…", "email": "…"}`).
+    @OptionalField(key: "fallback_to") var fallbackTo: JSONValue?
+    /// Seconds after acceptance by which the message must be `delivered`, or the fallback is made.
+    @OptionalField(key: "fallback_after") var fallbackAfter: Int?
+    @OptionalField(key: "fallback_due_at") var fallbackDueAt: Date?
+    /// The fallback was made (or found impossible): never twice.
+    @Field(key: "fallback_done") var fallbackDone: Bool
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
     init() {}
+
+    /// The fallback channels in order.
+    var fallbackChannelList: [MessageChannel] {
+        fallbackChannels?.arrayValue?.compactMap { $0.stringValue.flatMap(MessageChannel.init(rawValue:)) } ?? []
+    }
 
     var messageStatus: MessageStatus? { MessageStatus(rawValue: status) }
     var messageChannel: MessageChannel? { MessageChannel(rawValue: channel) }

@@ -80,6 +80,7 @@ struct SMSFixture {
 }
 
 func withSMSFixture<R>(
+    rateLimit: String = "unlimited",
     customize: @escaping @Sendable (inout MoeenConfiguration) -> Void = { _ in },
     _ body: @Sendable (SMSFixture) async throws -> R
 ) async throws -> R {
@@ -91,7 +92,9 @@ func withSMSFixture<R>(
             customize(&config)
         }) { app in
             let admin = try await app.bearer(role: .admin)
-            let id = try await TestConnectionTests.create(app, auth: admin, type: .sms, settings: twilio.workingSettings(baseURL: url))
+            var settings = twilio.workingSettings(baseURL: url)
+            settings["rate_limit_per_second"] = rateLimit
+            let id = try await TestConnectionTests.create(app, auth: admin, type: .sms, settings: settings)
             return try await body(SMSFixture(app: app, admin: admin, integrationID: id, twilio: twilio))
         }
         try await twilio.shutdown()
