@@ -11,7 +11,7 @@ from axe import assert_no_violations
 
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "e2e admin password"
-SETTINGS_TABS = ("general", "integrations", "users", "alerts", "security")
+SETTINGS_TABS = ("general", "integrations", "messages", "users", "alerts", "security")
 VIEWER_EMAIL = "viewer@example.org"
 VIEWER_PASSWORD = "e2e viewer password"
 

@@ -14,6 +14,7 @@ func registerAdminPages(_ app: Application) throws {
     try pages.register(collection: LoginController())
     try pages.register(collection: SettingsController())
     try pages.register(collection: IntegrationPageController())
+    try pages.register(collection: MessagesPageController())
     try pages.register(collection: UsersPageController())
 }
 

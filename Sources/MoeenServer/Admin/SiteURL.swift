@@ -11,12 +11,15 @@ enum SiteURL: Sendable, Equatable {
     case integrationSave(publicID: String)
     case integrationEnable(publicID: String)
     case integrationTest(publicID: String)
+    case message(publicID: String)
+    case messageRetry(publicID: String)
+    case messageCancel(publicID: String)
     case users
     case user(id: UUID)
     case asset(String)
 
     enum SettingsTab: String, Sendable, CaseIterable {
-        case general, integrations, users, alerts, security
+        case general, integrations, messages, users, alerts, security
     }
 
     /// The path, starting with `/`.
@@ -35,6 +38,9 @@ enum SiteURL: Sendable, Equatable {
         case .integrationSave(let id): ["settings", "integrations", id, "save"]
         case .integrationEnable(let id): ["settings", "integrations", id, "enable"]
         case .integrationTest(let id): ["settings", "integrations", id, "test"]
+        case .message(let id): ["settings", "messages", id]
+        case .messageRetry(let id): ["settings", "messages", id, "retry"]
+        case .messageCancel(let id): ["settings", "messages", id, "cancel"]
         case .users: ["settings", "users"]
         case .user(let id): ["settings", "users", id.uuidString.lowercased()]
         case .asset(let name): ["assets", name]

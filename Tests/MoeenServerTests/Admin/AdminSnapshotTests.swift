@@ -8,8 +8,10 @@ import VaporTesting
 /// The main admin pages as HTML, so a change to a page reads as a diff (`__Snapshots__/`).
 @Suite("Admin pages: HTML snapshots")
 struct AdminSnapshotTests {
-    func snapshot(_ path: String, _ name: String, role: UserRole = .admin) async throws {
+    func snapshot(_ path: String, _ name: String, role: UserRole = .admin,
+                  seed: @escaping @Sendable (Application) async throws -> Void = { _ in }) async throws {
         try await withMoeenApp(customize: { $0.publicURL = "https://hub.example.org" }) { app in
+            try await seed(app)
             let browser = try await app.browserSession(role: role, email: "\(role.rawValue)@example.org")
             var resolved = path
             if path.contains("{whatsapp}") {
@@ -39,6 +41,35 @@ struct AdminSnapshotTests {
     @Test("Integration form (WhatsApp), English, viewer") func integrationViewer() async throws {
         try await snapshot("/settings/integrations/{whatsapp}?lang=en", "integration-whatsapp.en.viewer", role: .viewer)
     }
+    @Test("Messages, Arabic, manager") func messagesAR() async throws {
+        try await snapshot("/settings/messages", "settings-messages.ar", role: .manager, seed: Self.seedMessages)
+    }
+    @Test("Messages, English, viewer") func messagesViewer() async throws {
+        try await snapshot("/settings/messages?lang=en", "settings-messages.en.viewer", role: .viewer, seed: Self.seedMessages)
+    }
+    @Test("Messages, empty") func messagesEmpty() async throws { try await snapshot("/settings/messages", "settings-messages-empty.ar") }
+    @Test("A failed message, English, manager") func messageEN() async throws {
+        try await snapshot("/settings/messages/\(Self.failedMessage)?lang=en", "message-failed.en", role: .manager, seed: Self.seedMessages)
+    }
+    @Test("A failed message, Arabic, viewer") func messageViewer() async throws {
+        try await snapshot("/settings/messages/\(Self.failedMessage)", "message-failed.ar.viewer", role: .viewer, seed: Self.seedMessages)
+    }
     @Test("Users") func users() async throws { try await snapshot("/settings/users?lang=en", "settings-users.en") }
     @Test("Security") func security() async throws { try await snapshot("/settings/security", "settings-security.ar") }
+
+    static let failedMessage = "msg_20260301_00000000000000b2"
+
+    /// Three messages with fixed public ids and times: sent, failed (its error repeating the number), queued by e-mail.
+    @Sendable
+    static func seedMessages(_ app: Application) async throws {
+        let base = try #require(ISO8601DateFormatter().date(from: "2026-03-01T09:00:00Z"))
+        try await MessagesTabFixtures.insert(app, status: .sent, createdAt: base,
+                                             publicID: "msg_20260301_00000000000000a1", attempts: 1)
+        try await MessagesTabFixtures.insert(app, status: .failed, createdAt: base.addingTimeInterval(60),
+                                             publicID: failedMessage, attempts: 1,
+                                             lastError: AdminMessagesTabTests.twilioError)
+        try await MessagesTabFixtures.insert(app, status: .queued, channel: .email, to: "parent@example.org",
+                                             createdAt: base.addingTimeInterval(120),
+                                             publicID: "msg_20260301_00000000000000c3")
+    }
 }

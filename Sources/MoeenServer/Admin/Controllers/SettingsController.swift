@@ -3,7 +3,8 @@ import Foundation
 import MoeenCore
 import Vapor
 
-/// `/settings` and its tabs General, Integrations, Alerts and Security (Users: `UsersPageController`).
+/// `/settings` and its tabs General, Integrations, Alerts and Security (Users: `UsersPageController`; Messages:
+/// `MessagesPageController`).
 /// Every signed-in role reads General, Integrations and Alerts; Security is for admins.
 struct SettingsController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
@@ -126,6 +127,9 @@ extension SiteURL {
         case .integrationSave: ["settings", "integrations", ":public_id", "save"]
         case .integrationEnable: ["settings", "integrations", ":public_id", "enable"]
         case .integrationTest: ["settings", "integrations", ":public_id", "test"]
+        case .message: ["settings", "messages", ":public_id"]
+        case .messageRetry: ["settings", "messages", ":public_id", "retry"]
+        case .messageCancel: ["settings", "messages", ":public_id", "cancel"]
         case .user: ["settings", "users", ":user_id"]
         default: url.pathComponents
         }

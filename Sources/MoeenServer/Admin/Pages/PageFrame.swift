@@ -40,7 +40,12 @@ struct PageFrame: Encodable {
     let script: String
 
     /// Notices a redirect may ask for (`?notice=saved`); anything else is ignored.
-    static let noticeKeys: Set<String> = ["saved", "now_enabled", "now_disabled", "user_created", "user_updated", "signed_out"]
+    static let noticeKeys: Set<String> = [
+        "saved", "now_enabled", "now_disabled", "user_created", "user_updated", "signed_out",
+        "message_requeued", "message_cancelled",
+    ]
+    /// Notices a redirect may ask for that report an action refused (shown as errors).
+    static let errorNoticeKeys: Set<String> = ["message_retry_refused", "message_cancel_refused"]
 
     /// - Parameter languagePath: the page's own address, for the language link of a page that answers a form
     ///   post (the post's address has no GET route). Without it, a post's page links to its tab.
@@ -69,6 +74,8 @@ struct PageFrame: Encodable {
             self.notice = notice
         } else if let key = req.query[String.self, at: "notice"], Self.noticeKeys.contains(key) {
             self.notice = Notice(kind: "success", text: Strings.text(key, language))
+        } else if let key = req.query[String.self, at: "notice"], Self.errorNoticeKeys.contains(key) {
+            self.notice = Notice(kind: "error", text: Strings.text(key, language))
         } else {
             self.notice = nil
         }

@@ -29,6 +29,23 @@ struct StatusBadge: Encodable, Equatable {
         return StatusBadge(value: status, label: Strings.text("status_\(status)", language), icon: icon)
     }
 
+    /// A message's state (`queued` … `cancelled`); an unknown value is shown as it is.
+    static func messageStatus(_ status: String, _ language: Language) -> StatusBadge {
+        let icon = switch status {
+        case "queued": "…"
+        case "sending": "↻"
+        case "sent": "✓"
+        case "delivered": "✓✓"
+        case "read": "◉"
+        case "failed": "✗"
+        case "dead": "⊘"
+        case "cancelled": "–"
+        default: "?"
+        }
+        let key = "msg_status_\(status)"
+        return StatusBadge(value: status, label: Strings.table[key] == nil ? status : Strings.text(key, language), icon: icon)
+    }
+
     static func enabled(_ enabled: Bool, _ language: Language) -> StatusBadge {
         StatusBadge(value: enabled ? "on" : "off", label: Strings.text(enabled ? "enabled" : "disabled", language), icon: enabled ? "✓" : "–")
     }
