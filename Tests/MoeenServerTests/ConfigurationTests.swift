@@ -52,6 +52,8 @@ struct ConfigurationTests {
         ("MOEEN_RETRY_CAP", "-1s"),
         ("MOEEN_RETRY_MAX_ATTEMPTS", "ten"),
         ("MOEEN_SEND_TIMEOUT", "0ms"),
+        ("MOEEN_CIRCUIT_FAILURES", "0"),
+        ("MOEEN_CIRCUIT_COOLDOWN", "never"),
     ])
     func rejects(variable: String, value: String) {
         #expect {
