@@ -27,14 +27,18 @@ public struct ChannelMessage: Sendable, Equatable {
     public var html: String?
     /// WhatsApp template (required outside the 24-hour customer-service window).
     public var template: WhatsAppTemplate?
+    /// Where the provider should post this message's delivery updates, for providers that take one per message
+    /// (Twilio's `StatusCallback`); others are pointed at the webhook URL in their console.
+    public var statusCallback: String?
 
     public init(to: String, text: String? = nil, subject: String? = nil, html: String? = nil,
-                template: WhatsAppTemplate? = nil) {
+                template: WhatsAppTemplate? = nil, statusCallback: String? = nil) {
         self.to = to
         self.text = text
         self.subject = subject
         self.html = html
         self.template = template
+        self.statusCallback = statusCallback
     }
 }
 

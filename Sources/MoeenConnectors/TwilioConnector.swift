@@ -45,7 +45,7 @@ public struct TwilioConnector: MessageSender {
         async throws(ProviderError) -> SendReceipt
     {
         guard let text = message.text, !text.isEmpty else { throw ProviderError.configuration("text is required") }
-        return try await sendSMS(to: message.to, body: text, statusCallback: nil, config: config, timeout: timeout)
+        return try await sendSMS(to: message.to, body: text, statusCallback: message.statusCallback, config: config, timeout: timeout)
     }
 
     /// Sends one SMS; `statusCallback` is the URL Twilio posts delivery updates to.

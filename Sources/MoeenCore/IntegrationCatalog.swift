@@ -69,6 +69,8 @@ public enum IntegrationCatalog {
                           defaultValue: "https://oauth2.googleapis.com/token", kind: .url),
                 FieldSpec(name: "api_url", labelAR: "عنوان الواجهة البرمجية", labelEN: "API URL",
                           defaultValue: "https://www.googleapis.com/calendar/v3", kind: .url),
+                FieldSpec(name: "webhook_channel_token", labelAR: "رمز قناة الإشعارات (الويب هوك)",
+                          labelEN: "Push channel token (webhook)", secret: true, kind: .secret),
             ]
         case .slack:
             [
@@ -87,6 +89,8 @@ public enum IntegrationCatalog {
                           secret: true, required: true, kind: .secret),
                 FieldSpec(name: "facility_id", labelAR: "معرّف المنشأة", labelEN: "Facility ID",
                           required: true, kind: .text),
+                FieldSpec(name: "webhook_secret", labelAR: "سر توقيع الويب هوك", labelEN: "Webhook signing secret",
+                          secret: true, kind: .secret),
             ]
         case .tatman:
             [
@@ -96,6 +100,8 @@ public enum IntegrationCatalog {
                           secret: true, required: true, kind: .secret),
                 FieldSpec(name: "provider_id", labelAR: "معرّف مقدّم الخدمة", labelEN: "Provider ID",
                           required: true, kind: .text),
+                FieldSpec(name: "webhook_secret", labelAR: "سر توقيع الويب هوك", labelEN: "Webhook signing secret",
+                          secret: true, kind: .secret),
             ]
         }
     }

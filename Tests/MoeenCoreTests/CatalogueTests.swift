@@ -17,7 +17,8 @@ struct CatalogueTests {
     func secrets() {
         let secrets = Set(IntegrationType.allCases.flatMap { IntegrationCatalog.secretFieldNames(for: $0) })
         #expect(secrets == ["access_token", "webhook_verify_token", "app_secret", "auth_token", "api_key",
-                            "client_secret", "refresh_token", "webhook_url", "signing_secret"])
+                            "client_secret", "refresh_token", "webhook_url", "signing_secret",
+                            "webhook_channel_token", "webhook_secret"])
     }
 
     @Test("fields encode with the API's snake_case keys")

@@ -34,6 +34,9 @@ public func configure(_ app: Application, configuration: MoeenConfiguration? = n
     ))
 
     try await ServicesSetup.configure(app, config: config)
+    // Made now, while one thread configures: request handlers only read them afterwards.
+    _ = app.centrePreferences
+    _ = app.webhookSettings
     app.lifecycle.use(SQLitePragmas())
     app.lifecycle.use(StuckTestingReset())
     try routes(app)

@@ -34,4 +34,7 @@ func registerMigrations(_ migrations: Migrations) {
     migrations.add(CreateRecipientOptOuts())
     migrations.add(CreateAppSettings())
     migrations.add(UpdateOutboundMessagesAddFallback())
+    migrations.add(CreateWebhookEvents())
+    migrations.add(CreateInboundMessages())
+    migrations.add(CreateWebhookRejections())
 }

@@ -20,6 +20,8 @@ public enum PublicID {
         case patient = "pat"
         case message = "msg"
         case optOut = "opt"
+        case webhookEvent = "whe"
+        case inboundMessage = "inm"
     }
 
     /// - Parameter randomHexDigits: 8 as the original; tables that grow by thousands a day (messages) use more,

@@ -105,14 +105,7 @@ struct IntegrationDTO: Content {
 /// The webhook path per provider (API.md "Webhooks").
 enum WebhookPaths {
     static func segment(for type: String) -> String? {
-        switch type {
-        case "whatsapp": "whatsapp"
-        case "sms": "twilio"
-        case "email": "sendgrid"
-        case "google_calendar": "google-calendar"
-        case "slack": "slack"
-        default: nil
-        }
+        IntegrationType(rawValue: type).flatMap(WebhookProvider.init(type:))?.rawValue
     }
 
     static func url(base: String, type: String, publicID: String) -> String? {

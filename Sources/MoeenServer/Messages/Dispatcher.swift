@@ -24,6 +24,8 @@ final class Dispatcher: Sendable {
     private let state = Mutex(State())
     /// The centre's quiet hours (shared with the intake of this process).
     let preferences: CentrePreferencesCache
+    /// `MOEEN_PUBLIC_URL`: when set, SMS sends ask Twilio to post delivery updates to the integration's webhook.
+    private let publicURL: String?
 
     private struct State {
         var stopping = false
@@ -37,8 +39,10 @@ final class Dispatcher: Sendable {
         db: any Database, connectors: ConnectorRegistry, secrets: @escaping @Sendable () throws -> IntegrationSecrets,
         settings: DeliverySettings, clock: @escaping @Sendable () -> Date = { Date() },
         sleeper: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) },
-        preferences: CentrePreferencesCache = CentrePreferencesCache(), logger: Logger, owner: String? = nil
+        preferences: CentrePreferencesCache = CentrePreferencesCache(), publicURL: String? = nil, logger: Logger,
+        owner: String? = nil
     ) {
+        self.publicURL = publicURL
         self.db = db
         self.connectors = connectors
         self.secrets = secrets
@@ -332,7 +336,8 @@ final class Dispatcher: Sendable {
 
         let outgoing = ChannelMessage(
             to: message.recipient, text: message.text, subject: message.subject, html: message.html,
-            template: message.template.flatMap(Self.template))
+            template: message.template.flatMap(Self.template),
+            statusCallback: channel == .sms ? publicURL.flatMap { WebhookPaths.url(base: $0, type: integration.integrationType, publicID: integration.publicID) } : nil)
         do {
             let receipt = try await sender.send(outgoing, config: config, timeout: settings.sendTimeout)
             return (.sent(providerMessageID: receipt.providerMessageId), .success)

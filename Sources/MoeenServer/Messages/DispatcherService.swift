@@ -14,7 +14,7 @@ extension Application {
             let dispatcher = Dispatcher(
                 db: db, connectors: connectors, secrets: { try app.integrationSecrets },
                 settings: moeenConfiguration.delivery, preferences: centrePreferences,
-                logger: Logger(label: "moeen.dispatcher"))
+                publicURL: moeenConfiguration.publicURL, logger: Logger(label: "moeen.dispatcher"))
             storage[DispatcherKey.self] = dispatcher
             return dispatcher
         }
@@ -23,20 +23,25 @@ extension Application {
     /// The dispatcher if this process runs one (to wake it when work is queued here).
     var runningDispatcher: Dispatcher? { storage[DispatcherKey.self] }
 
-    /// Starts the dispatcher and stops it (gracefully, releasing its claims) when the application shuts down.
+    /// Starts the dispatcher and the webhook processor, and stops them (the dispatcher gracefully, releasing
+    /// its claims) when the application shuts down.
     func startDispatcher() throws {
         let dispatcher = try dispatcher
-        lifecycle.use(DispatcherShutdown(dispatcher: dispatcher))
+        let processor = webhookProcessor
+        lifecycle.use(DispatcherShutdown(dispatcher: dispatcher, processor: processor))
         dispatcher.start()
+        processor.start()
     }
 }
 
-/// Stops the dispatcher before the database goes away.
+/// Stops the dispatcher and the webhook processor before the database goes away.
 struct DispatcherShutdown: LifecycleHandler {
     let dispatcher: Dispatcher
+    let processor: WebhookProcessor
 
     func shutdownAsync(_ application: Application) async {
         await dispatcher.stop()
+        await processor.stop()
     }
 }
 

@@ -26,7 +26,8 @@ extension Application {
     func testDispatcher(clock: ManualClock, settings: DeliverySettings = .fastTests, owner: String? = nil) -> Dispatcher {
         let app = self
         return Dispatcher(db: db, connectors: connectors, secrets: { try app.integrationSecrets }, settings: settings,
-                          clock: { clock.now }, logger: Logger(label: "test.dispatcher"), owner: owner)
+                          clock: { clock.now }, publicURL: moeenConfiguration.publicURL, logger: Logger(label: "test.dispatcher"),
+                          owner: owner)
     }
 
     /// POST /api/messages with `body`; the answer.
