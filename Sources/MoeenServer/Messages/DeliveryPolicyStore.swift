@@ -107,6 +107,13 @@ struct DeliveryPolicyStore: Sendable {
 
     /// A send through the integration succeeded: the breaker closes (a half-open trial decided it).
     func recordSuccess(_ integrationID: UUID, now: Date) async throws {
+        // Nearly always there is nothing to close: a read, so SQLite's single writer is not taken per send.
+        let current = try await sql.select().columns("consecutive_failures", "state").from(Self.table)
+            .where("integration_config_id", .equal, SQLBind(integrationID)).first()
+        guard let current,
+              try current.decode(column: "consecutive_failures", as: Int.self) != 0
+                || current.decode(column: "state", as: String.self) != "active"
+        else { return }
         try await sql.update(Self.table)
             .set("consecutive_failures", to: SQLBind(0))
             .set("state", to: SQLBind("active"))

@@ -310,6 +310,39 @@ struct DeliveryPoliciesTests {
         }
     }
 
+    @Test("with patient_id, the channel is the patient's preferred one and the recipients (fallback ones too) their phone and e-mail; what the patient lacks is a 422")
+    func patientRecipients() async throws {
+        try await withSMSFixture { fx in
+            try await Self.withEmail(fx) {
+                let patient = Patient()
+                patient.publicID = PublicID.make(.patient)
+                patient.fullName = "عبدالله"
+                patient.phone = "055-123-4567"
+                patient.email = "Guardian@Example.org"
+                patient.preferredChannel = "sms"
+                try await patient.create(on: fx.app.db)
+                let answer = try await fx.app.sendMessage(["patient_id": .string(patient.publicID), "text": "موعد العلاج الطبيعي",
+                                                           "fallback_channels": ["email"]], auth: fx.admin)
+                #expect(answer.status == .accepted, "\(answer.text)")
+                #expect(answer.json["channel"] as? String == "sms")
+                #expect(answer.json["to"] as? String == "+966551234567")
+                let row = try await fx.app.message(try #require(answer.json["public_id"] as? String))
+                #expect(row.fallbackTo?["email"]?.stringValue == "guardian@example.org")
+                #expect(row.patientID == patient.id)
+
+                let noPhone = Patient()
+                noPhone.publicID = PublicID.make(.patient)
+                noPhone.fullName = "بلا هاتف"
+                try await noPhone.create(on: fx.app.db)
+                let refused = try await fx.app.sendMessage(["patient_id": .string(noPhone.publicID), "text": "x"], auth: fx.admin)
+                #expect(refused.status == .unprocessableEntity)
+                #expect(((refused.json["error"] as? [String: Any])?["fields"] as? [String: String])?["channel"] != nil)
+                let smsToNoPhone = try await fx.app.sendMessage(["patient_id": .string(noPhone.publicID), "channel": "sms", "text": "x"], auth: fx.admin)
+                #expect(((smsToNoPhone.json["error"] as? [String: Any])?["fields"] as? [String: String])?["to"] != nil)
+            }
+        }
+    }
+
     // MARK: - Quiet hours
 
     @Test("quiet hours: normal messages falling due inside wait for the end (next_attempt_at shows when); urgent ones go at once")
