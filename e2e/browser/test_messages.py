@@ -197,7 +197,9 @@ def test_cancel_and_retry_from_the_keyboard(driver, server, outbox, artifacts):
     sources = [e.get_attribute("data-source") for e in driver.find_elements(*by_testid("message-event-row"))]
     assert "operator" in sources
     assert not driver.find_elements(*by_testid("retry-message"))
-    assert driver.find_elements(*by_testid("message-earlier-error"))  # the 401 from before, no longer the state
+    # The 401 from before is history now: a failed event, not the message's current error.
+    statuses = [e.get_attribute("data-status") for e in driver.find_elements(*by_testid("message-event-row"))]
+    assert "failed" in statuses
     assert not driver.find_elements(*by_testid("message-last-error"))
     assert_no_violations(driver, "message-sent-after-retry")
     driver.save_screenshot(str(artifacts / "12-message-retried.png"))

@@ -15,6 +15,7 @@ func registerAdminPages(_ app: Application) throws {
     try pages.register(collection: SettingsController())
     try pages.register(collection: IntegrationPageController())
     try pages.register(collection: MessagesPageController())
+    try pages.register(collection: OptOutsPageController())
     try pages.register(collection: UsersPageController())
 }
 

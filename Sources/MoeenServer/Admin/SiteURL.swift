@@ -7,6 +7,8 @@ enum SiteURL: Sendable, Equatable {
     case logout
     case setup
     case settings(SettingsTab)
+    /// The General tab's quiet-hours form posts here.
+    case deliverySettings
     case integration(publicID: String)
     case integrationSave(publicID: String)
     case integrationEnable(publicID: String)
@@ -14,6 +16,8 @@ enum SiteURL: Sendable, Equatable {
     case message(publicID: String)
     case messageRetry(publicID: String)
     case messageCancel(publicID: String)
+    case optOuts
+    case optOutRemove(publicID: String)
     case users
     case user(id: UUID)
     case asset(String)
@@ -34,6 +38,7 @@ enum SiteURL: Sendable, Equatable {
         case .setup: ["setup"]
         case .settings(.general): ["settings"]
         case .settings(let tab): ["settings", tab.rawValue]
+        case .deliverySettings: ["settings", "delivery"]
         case .integration(let id): ["settings", "integrations", id]
         case .integrationSave(let id): ["settings", "integrations", id, "save"]
         case .integrationEnable(let id): ["settings", "integrations", id, "enable"]
@@ -41,6 +46,8 @@ enum SiteURL: Sendable, Equatable {
         case .message(let id): ["settings", "messages", id]
         case .messageRetry(let id): ["settings", "messages", id, "retry"]
         case .messageCancel(let id): ["settings", "messages", id, "cancel"]
+        case .optOuts: ["settings", "messages", "opt-outs"]
+        case .optOutRemove(let id): ["settings", "messages", "opt-outs", id, "remove"]
         case .users: ["settings", "users"]
         case .user(let id): ["settings", "users", id.uuidString.lowercased()]
         case .asset(let name): ["assets", name]

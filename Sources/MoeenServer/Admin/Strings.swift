@@ -244,6 +244,109 @@ enum Strings {
         "col_source": ("المصدر", "Source"),
         "col_detail": ("التفاصيل", "Detail"),
 
+        // Opt-outs (under Messages)
+        "opt_outs_heading": ("طلبات إيقاف الرسائل", "Opt-outs"),
+        "opt_outs_intro": (
+            "من طلب ألّا نراسله على قناة ما. لا تُرسل إليه بعدها أي رسالة على تلك القناة، وتُلغى رسائله المنتظرة عند إضافته.",
+            "People who asked not to be messaged on a channel. Nothing is sent to them on that channel from then on, and their queued messages are cancelled when they are added."
+        ),
+        "opt_outs_link": ("طلبات إيقاف الرسائل", "Opt-outs"),
+        "opt_outs_link_hint": ("من طلب ألّا نراسله.", "who asked not to be messaged."),
+        "opt_outs_empty": ("لم يطلب أحد إيقاف الرسائل.", "Nobody has opted out."),
+        "opt_outs_pages_label": ("صفحات طلبات الإيقاف", "Opt-out pages"),
+        "col_address": ("الرقم أو البريد", "Address"),
+        "col_reason": ("السبب", "Reason"),
+        "col_added": ("أُضيف", "Added"),
+        "opt_out_source_operator": ("أضافه مستخدم", "Added by a user"),
+        "opt_out_source_webhook": ("ردّ المستلم بطلب الإيقاف", "The recipient replied STOP"),
+        "add_opt_out": ("إضافة طلب إيقاف", "Add an opt-out"),
+        "add_opt_out_intro": (
+            "سجّل هنا طلب من اتصل أو كتب يطلب ألّا نراسله. تُلغى رسائله المنتظرة على القناة نفسها.",
+            "Record someone who called or wrote to ask not to be messaged. Their queued messages on that channel are cancelled."
+        ),
+        "opt_out_channel": ("القناة", "Channel"),
+        "opt_out_address": ("رقم الهاتف أو البريد الإلكتروني", "Phone number or e-mail address"),
+        "opt_out_address_hint": ("رقم هاتف بصيغة دولية أو محلية، مثل", "A phone number, international or local, like"),
+        "or": ("أو", "or"),
+        "opt_out_address_hint_email": ("؛ أو عنوان بريد إلكتروني لقناة البريد.", "; or an e-mail address for the e-mail channel."),
+        "opt_out_reason": ("السبب", "Reason"),
+        "optional_mark": ("اختياري", "optional"),
+        "opt_out_reason_default": ("طلبه عبر الهاتف", "Taken by phone"),
+        "save_opt_out": ("إضافة طلب الإيقاف", "Add opt-out"),
+        "remove_opt_out": ("إزالة", "Remove"),
+        "opt_out_added": ("سُجّل طلب الإيقاف.", "The opt-out is recorded."),
+        "opt_out_cancelled_count": ("الرسائل المنتظرة التي أُلغيت:", "Queued messages cancelled:"),
+        "opt_out_exists": (
+            "هذا المستلم طلب الإيقاف على هذه القناة من قبل؛ لم يتغير شيء.",
+            "This recipient had already opted out on this channel; nothing changed."
+        ),
+        "opt_out_removed": ("أُزيل طلب الإيقاف؛ يمكن مراسلة المستلم على هذه القناة من جديد.",
+                            "The opt-out is removed; the recipient can be messaged on that channel again."),
+        "error_opt_out_channel": ("اختر واتساب أو رسالة SMS أو البريد الإلكتروني.", "Choose WhatsApp, SMS or e-mail."),
+        "error_opt_out_phone": ("أدخل رقم هاتف صحيحاً، مثل ‎+966551234567 أو 0551234567.",
+                                "Enter a phone number like +966551234567 or 0551234567."),
+        "error_opt_out_email": ("أدخل عنوان بريد إلكتروني صحيحاً.", "Enter a valid e-mail address."),
+        "error_opt_out_reason": ("اكتب السبب في 500 حرف على الأكثر.", "Keep the reason to 500 characters at most."),
+        "errors_summary": ("تعذّر الحفظ. يرجى تصحيح ما يلي:", "Nothing was saved. Please correct the following:"),
+
+        // Quiet hours (General)
+        "quiet_hours_heading": ("ساعات الهدوء", "Quiet hours"),
+        "quiet_hours_intro": (
+            "في ساعات الهدوء تنتظر الرسائل العادية حتى تنتهي، ثم تُرسل. الرسائل العاجلة تُرسل في أي وقت.",
+            "During quiet hours normal messages wait until they end, then go out. Urgent messages go out at any time."
+        ),
+        "quiet_hours_state": ("الحالة", "State"),
+        "quiet_hours_on": ("مفعّلة", "On"),
+        "quiet_hours_off": ("معطّلة", "Off"),
+        "quiet_hours_start": ("تبدأ", "Start"),
+        "quiet_hours_end": ("تنتهي", "End"),
+        "quiet_hours_days": ("الأيام", "Days"),
+        "quiet_hours_every_day": ("كل الأيام", "Every day"),
+        "quiet_hours_timezone": ("المنطقة الزمنية", "Time zone"),
+        "quiet_hours_change": ("تغيير ساعات الهدوء", "Change quiet hours"),
+        "quiet_hours_enable": ("تفعيل ساعات الهدوء", "Turn quiet hours on"),
+        "quiet_hours_time_hint": ("بتوقيت المنطقة الزمنية أدناه، مثل", "In the time zone below, like"),
+        "quiet_hours_days_hint": (
+            "الأيام التي تبدأ فيها الفترة؛ فترة تتجاوز منتصف الليل تنتهي في صباح اليوم التالي.",
+            "The days the quiet period starts on; a period past midnight ends the next morning."
+        ),
+        "quiet_hours_timezone_hint": ("اسم المنطقة الزمنية، مثل", "A time zone name, like"),
+        "save_quiet_hours": ("حفظ ساعات الهدوء", "Save quiet hours"),
+        "quiet_hours_saved": ("حُفظت ساعات الهدوء.", "The quiet hours are saved."),
+        "error_time": ("أدخل وقتاً بنظام الـ24 ساعة، مثل 21:00.", "Enter a time on the 24-hour clock, like 21:00."),
+        "error_end_same": ("يجب أن يختلف وقت النهاية عن وقت البداية.", "The end must differ from the start."),
+        "error_days_none": ("اختر يوماً واحداً على الأقل.", "Choose at least one day."),
+        "error_day_unknown": ("يوم غير معروف.", "An unknown day was sent."),
+        "error_timezone": ("أدخل اسم منطقة زمنية معروفاً، مثل Asia/Riyadh.", "Enter a known time zone name, like Asia/Riyadh."),
+        "day_sun": ("الأحد", "Sunday"),
+        "day_mon": ("الإثنين", "Monday"),
+        "day_tue": ("الثلاثاء", "Tuesday"),
+        "day_wed": ("الأربعاء", "Wednesday"),
+        "day_thu": ("الخميس", "Thursday"),
+        "day_fri": ("الجمعة", "Friday"),
+        "day_sat": ("السبت", "Saturday"),
+
+        // Delivery state (integration page)
+        "delivery_heading": ("الإرسال", "Sending"),
+        "delivery_state": ("حالة الإرسال", "Sending state"),
+        "delivery_state_active": ("نشط", "Active"),
+        "delivery_state_paused": ("متوقف مؤقتاً", "Paused"),
+        "delivery_state_half_open": ("نصف مفتوح: إرسال تجريبي", "Half-open: one trial send"),
+        "delivery_active_body": (
+            "تُرسل الرسائل عبر هذا التكامل في مواعيدها، ضمن حد الإرسال.",
+            "Messages go out through this integration when they are due, within its send limit."
+        ),
+        "delivery_paused_body": (
+            "توقف الإرسال عبر هذا التكامل مؤقتاً: طلب المزوّد الانتظار، أو فشلت محاولات متتالية. تنتظر الرسائل ولا تضيع. عند انتهاء المدة تُرسل رسالة تجريبية واحدة؛ واختبار اتصال ناجح أو حفظ إعدادات جديدة يستأنف الإرسال فوراً.",
+            "Sending through this integration is paused: the provider asked to wait, or sends failed too often. Messages wait and are not lost. When the pause ends one trial send goes out; a successful connection test or new settings resume sending at once."
+        ),
+        "delivery_half_open_body": (
+            "انتهت مدة التوقف: تُرسل رسالة تجريبية واحدة؛ إن نجحت استؤنف الإرسال، وإلا توقف من جديد.",
+            "The pause is over: one trial send goes out; if it succeeds sending resumes, otherwise it pauses again."
+        ),
+        "delivery_reason": ("السبب", "Reason"),
+        "delivery_until": ("حتى", "Until"),
+
         // Users
         "users_heading": ("المستخدمون", "Users"),
         "users_intro": ("من يستطيع الدخول إلى مُعين وبأي دور.", "Who can sign in to Moeen Hub, and with which role."),

@@ -199,8 +199,13 @@ struct DeliveryPolicyStore: Sendable {
             let reason = try row.decode(column: "reason", as: String?.self)
             let pausedUntil = try row.decode(column: "paused_until", as: Date?.self)
             let backoffUntil = try row.decode(column: "backoff_until", as: Date?.self)
-            if state != "active" {
-                result[id] = Snapshot(state: state, reason: reason, until: state == "paused" ? pausedUntil : nil)
+            let backingOff = backoffUntil.map { $0 > now } ?? false
+            if state == "paused", let pausedUntil, pausedUntil <= now, !backingOff {
+                // The cooldown is over; the next dispatcher pass sends the one trial.
+                result[id] = Snapshot(state: "half_open", reason: reason, until: nil)
+            } else if state != "active" {
+                let until = state == "paused" ? [pausedUntil, backingOff ? backoffUntil : nil].compactMap { $0 }.max() : nil
+                result[id] = Snapshot(state: state, reason: reason, until: until)
             } else if let backoffUntil, backoffUntil > now {
                 result[id] = Snapshot(state: "paused", reason: reason ?? "the provider asked to wait", until: backoffUntil)
             }

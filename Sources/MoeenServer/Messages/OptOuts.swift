@@ -54,7 +54,7 @@ enum OptOuts {
         row.publicID = PublicID.make(.optOut, at: now, randomHexDigits: 12)
         row.channel = channel.rawValue
         row.address = address
-        row.reason = reason?.capped(characters: 500)
+        row.reason = reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0.capped(characters: 500) }
         row.source = source == .webhook ? "webhook" : "operator"
         row.createdBy = user
         do {
@@ -69,6 +69,20 @@ enum OptOuts {
         let cancelled = try await cancelQueued(channel: channel.rawValue, address: address,
                                                reason: reason, source: source, on: db, now: now)
         return (row, true, cancelled)
+    }
+
+    /// Removes an opt-out (the recipient may be messaged on the channel again), with an audit row.
+    static func remove(_ row: RecipientOptOut, by user: AuthenticatedUser, ipAddress: String?, on db: any Database) async throws {
+        let before: JSONValue = [
+            "public_id": .string(row.publicID), "channel": .string(row.channel),
+            "reason": row.reason.map(JSONValue.string) ?? .null, "source": .string(row.source),
+        ]
+        let id = try row.requireID()
+        try await db.transaction { tx in
+            try await row.delete(on: tx)
+            try await AuditLog(action: "DELETE", tableName: RecipientOptOut.schema, recordID: id.uuidString,
+                               oldValues: before, newValues: nil, userID: user.id, ipAddress: ipAddress).create(on: tx)
+        }
     }
 
     /// Queued messages to the recipient on the channel end `cancelled` with the opt-out as the reason.
@@ -146,7 +160,7 @@ struct OptOutsController: RouteCollection {
         let page = try PageRequest(req)
         let query = RecipientOptOut.query(on: req.db)
         if let channel = req.query[String.self, at: "channel"] {
-            guard MessageChannel(rawValue: channel) != nil else {
+            guard ["whatsapp", "sms", "email"].contains(channel) else {
                 throw APIError.validation(field: "channel", "must be one of whatsapp, sms, email")
             }
             query.filter(\.$channel == channel)
@@ -192,7 +206,7 @@ struct OptOutsController: RouteCollection {
             nil
         }
         guard let row else { throw APIError.notFound("Opt-out \(raw.capped(characters: 80))") }
-        try await row.delete(on: req.db)
+        try await OptOuts.remove(row, by: try req.currentUser, ipAddress: req.clientAddress, on: req.db)
         return .noContent
     }
 }

@@ -132,7 +132,11 @@ struct DeliverySettingsController: RouteCollection {
         var input = try req.content.decode(CentreDeliveryPreferences.self)
         _ = try CentreDeliveryPreferences.window(input.quietHours)
         input.quietHours.timezone = input.quietHours.timezone ?? QuietHours.defaultTimeZone
-        input.quietHours.days = input.quietHours.days?.map { $0.lowercased() }
+        // Stored once each, in the week's order (Sunday first, as the centre's week starts).
+        input.quietHours.days = input.quietHours.days.map { names in
+            let given = Set(names.map { $0.lowercased() })
+            return ["sun", "mon", "tue", "wed", "thu", "fri", "sat"].filter(given.contains)
+        }
         try await input.save(on: req.db, by: try req.currentUser.id, now: Date())
         req.application.centrePreferences.invalidate()
         return input

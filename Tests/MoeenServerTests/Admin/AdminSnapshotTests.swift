@@ -14,8 +14,8 @@ struct AdminSnapshotTests {
             try await seed(app)
             let browser = try await app.browserSession(role: role, email: "\(role.rawValue)@example.org")
             var resolved = path
-            if path.contains("{whatsapp}") {
-                resolved = path.replacingOccurrences(of: "{whatsapp}", with: try await app.integrationID("whatsapp"))
+            for type in ["whatsapp", "sms"] where path.contains("{\(type)}") {
+                resolved = resolved.replacingOccurrences(of: "{\(type)}", with: try await app.integrationID(type))
             }
             let res = try await app.page(resolved, headers: browser.headers)
             #expect(res.status == .ok)
@@ -35,6 +35,19 @@ struct AdminSnapshotTests {
     }
 
     @Test("General") func general() async throws { try await snapshot("/settings", "settings-general.ar") }
+    @Test("General, English, viewer (quiet hours saved, no form)") func generalViewer() async throws {
+        try await snapshot("/settings?lang=en", "settings-general.en.viewer", role: .viewer, seed: Self.seedQuietHours)
+    }
+    @Test("General, the quiet-hours form refused, English") func generalQuietHoursErrors() async throws {
+        try await withMoeenApp(customize: { $0.publicURL = "https://hub.example.org" }) { app in
+            let browser = try await app.browserSession(role: .admin, email: "admin@example.org")
+            let res = try await app.postFormFields("/settings/delivery?lang=en", [
+                ("csrf_token", browser.csrf), ("enabled", "true"), ("start", "21:00"), ("end", "21:00"), ("timezone", "Mars/Olympus"),
+            ], headers: browser.headers)
+            #expect(res.status == .unprocessableEntity)
+            HTMLSnapshot.assertMatches(res.html, named: "settings-general-quiet-hours-errors.en")
+        }
+    }
     @Test("Integrations, Arabic") func integrationsAR() async throws { try await snapshot("/settings/integrations", "settings-integrations.ar") }
     @Test("Integrations, English") func integrationsEN() async throws { try await snapshot("/settings/integrations?lang=en", "settings-integrations.en") }
     @Test("Integration form (WhatsApp), Arabic") func integrationAR() async throws { try await snapshot("/settings/integrations/{whatsapp}", "integration-whatsapp.ar") }
@@ -54,10 +67,46 @@ struct AdminSnapshotTests {
     @Test("A failed message, Arabic, viewer") func messageViewer() async throws {
         try await snapshot("/settings/messages/\(Self.failedMessage)", "message-failed.ar.viewer", role: .viewer, seed: Self.seedMessages)
     }
+    @Test("Opt-outs, Arabic, staff") func optOutsAR() async throws {
+        try await snapshot("/settings/messages/opt-outs", "settings-opt-outs.ar.staff", role: .staff, seed: Self.seedOptOuts)
+    }
+    @Test("Opt-outs, English, viewer") func optOutsViewer() async throws {
+        try await snapshot("/settings/messages/opt-outs?lang=en", "settings-opt-outs.en.viewer", role: .viewer, seed: Self.seedOptOuts)
+    }
+    @Test("Integration form (SMS), sending paused, English") func integrationPaused() async throws {
+        try await snapshot("/settings/integrations/{sms}?lang=en", "integration-sms-paused.en", seed: Self.seedPausedSMS)
+    }
     @Test("Users") func users() async throws { try await snapshot("/settings/users?lang=en", "settings-users.en") }
     @Test("Security") func security() async throws { try await snapshot("/settings/security", "settings-security.ar") }
 
     static let failedMessage = "msg_20260301_00000000000000b2"
+
+    /// Quiet hours on, Thursday and Friday nights.
+    @Sendable
+    static func seedQuietHours(_ app: Application) async throws {
+        let preferences = CentreDeliveryPreferences(quietHours: .init(enabled: true, start: "21:00", end: "08:00",
+                                                                      days: ["thu", "fri"], timezone: "Asia/Riyadh"))
+        try await preferences.save(on: app.db, by: nil, now: Date())
+    }
+
+    /// Two opt-outs with fixed public ids and times: one taken by phone, one from a STOP reply.
+    @Sendable
+    static func seedOptOuts(_ app: Application) async throws {
+        let base = try #require(ISO8601DateFormatter().date(from: "2026-03-01T09:00:00Z"))
+        try await OptOutFixtures.insert(app, channel: .sms, address: "+966551234567", reason: "Taken by phone",
+                                        createdAt: base, publicID: "opt_20260301_0000000000a1")
+        try await OptOutFixtures.insert(app, channel: .whatsapp, address: "+966551112222", source: .webhook,
+                                        createdAt: base.addingTimeInterval(60), publicID: "opt_20260301_0000000000b2")
+    }
+
+    /// The SMS integration's circuit breaker open after a credentials failure.
+    @Sendable
+    static func seedPausedSMS(_ app: Application) async throws {
+        let row = try #require(try await IntegrationConfig.query(on: app.db).filter(\.$integrationType == "sms").first())
+        try await DeliveryPolicyStore(db: app.db).recordFailure(
+            try row.requireID(), reason: "credentials: Authenticate, HTTP 401", opensAtOnce: true, threshold: 10,
+            cooldown: .seconds(600), now: Date())
+    }
 
     /// Three messages with fixed public ids and times: sent, failed (its error repeating the number), queued by e-mail.
     @Sendable

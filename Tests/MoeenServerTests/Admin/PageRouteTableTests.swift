@@ -6,13 +6,17 @@ import VaporTesting
 
 /// The admin pages' role table (API.md "Admin pages"), written out independently of the controllers as
 /// `APIRoleTable` is for `/api`: every signed-in role reads the settings tabs; Users and Security are for
-/// admins; a manager runs tests and retries or cancels messages; changing integrations and users is admin only.
+/// admins; a manager runs tests and retries or cancels messages; staff add and remove opt-outs (as
+/// `POST/DELETE /api/opt-outs`); changing integrations, users and the quiet hours is admin only.
 enum PageRoleTable {
     typealias Rule = APIRoleTable.Rule
 
     static let rules: [Rule] = [
         Rule(unsafe: nil, pattern: ["settings", "users", "**"], role: .admin),
         Rule(unsafe: nil, pattern: ["settings", "security"], role: .admin),
+        Rule(unsafe: true, pattern: ["settings", "delivery"], role: .admin),
+        Rule(unsafe: true, pattern: ["settings", "messages", "opt-outs"], role: .staff),
+        Rule(unsafe: true, pattern: ["settings", "messages", "opt-outs", "*", "remove"], role: .staff),
         Rule(unsafe: true, pattern: ["settings", "integrations", "*", "test"], role: .manager),
         Rule(unsafe: true, pattern: ["settings", "integrations", "**"], role: .admin),
         Rule(unsafe: true, pattern: ["settings", "messages", "*", "retry"], role: .manager),
@@ -52,6 +56,10 @@ struct PageRouteTableTests {
             let routes = Self.pageRoutes(app)
             #expect(routes.count >= 10)
             #expect(routes.contains { $0.method == .POST && $0.segments == ["settings", "messages", "*", "retry"] })
+            #expect(routes.contains { $0.method == .POST && $0.segments == ["settings", "delivery"] })
+            #expect(routes.contains { $0.method == .GET && $0.segments == ["settings", "messages", "opt-outs"] })
+            #expect(routes.contains { $0.method == .POST && $0.segments == ["settings", "messages", "opt-outs"] })
+            #expect(routes.contains { $0.method == .POST && $0.segments == ["settings", "messages", "opt-outs", "*", "remove"] })
             for route in routes {
                 #expect(PageRoleTable.role(route.method, route.segments) != nil,
                         "\(route.method) \(route.path) is not in the pages' role table: add it to PageRoleTable")

@@ -8,6 +8,8 @@ import Vapor
 /// The forms post and redirect back (no script needed); `admin.js` runs the test in place instead.
 struct IntegrationPageController: RouteCollection {
     static let fieldPrefix = "config."
+    /// Plain-text settings whose values read left to right in either language (numbers, or `unlimited`).
+    static let leftToRightFields: Set<String> = ["rate_limit_per_second", "rate_limit_burst"]
 
     func boot(routes: any RoutesBuilder) throws {
         routes.grouped(RequirePageRole(role: .viewer)).get(SiteURL.pattern(.integration(publicID: "")), use: show)
@@ -67,15 +69,16 @@ struct IntegrationPageController: RouteCollection {
                 }
             }
             let plain = spec.secret ? "" : (draft?.values[spec.name] ?? storedValue?.plainText ?? "")
+            let label = language == .ar ? spec.labelAR : spec.labelEN
             return IntegrationPage.Field(
                 id: "field-\(spec.name)", inputName: Self.fieldPrefix + spec.name,
-                label: language == .ar ? spec.labelAR : spec.labelEN,
+                label: label, labelParts: TextPart.split(label, language),
                 inputType: spec.secret ? "password" : spec.kind.inputType,
                 required: spec.required || reenter, secret: spec.secret, value: plain,
                 placeholder: spec.defaultValue ?? "", secretState: secretState, secretHint: secretHint,
                 mustReenter: reenter,
                 error: draft?.errors["config.\(spec.name)"].map { Self.describe($0, language) },
-                ltr: spec.kind != .text || spec.secret
+                ltr: spec.kind != .text || spec.secret || Self.leftToRightFields.contains(spec.name)
             )
         }
 
@@ -99,6 +102,12 @@ struct IntegrationPageController: RouteCollection {
             )
         }
         let history = try await HealthHistorySource.points(for: row, logs: logs, on: req.db)
+        // Messaging types have a delivery state (integrations without a row yet are active).
+        let delivery: DeliveryStateView? = if let type, IntegrationCatalog.defaultRateLimit(for: type) != nil {
+            DeliveryStateView(try await DeliveryPolicyStore(db: req.db).snapshots([rowID], now: Date())[rowID], language)
+        } else {
+            nil
+        }
 
         let page = IntegrationPage(
             frame: PageFrame(req, title: "\(typeLabel) — \(row.name)", tab: .integrations,
@@ -116,6 +125,7 @@ struct IntegrationPageController: RouteCollection {
             secretsNotice: problem.map { IntegrationPage.SecretsNotice($0, language) },
             fields: fields, result: result, testError: testError,
             webhookURL: WebhookPaths.url(base: Self.publicBase(req), type: row.integrationType, publicID: row.publicID),
+            delivery: delivery,
             health: HealthBadge(score: row.healthScore, tested: row.lastTestAt != nil, language),
             chart: HealthChart(history, language: language),
             logs: logs.map { log in

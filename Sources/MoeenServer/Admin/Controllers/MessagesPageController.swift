@@ -39,6 +39,7 @@ struct MessagesPageController: RouteCollection {
         let here = Self.listPath(status: status, channel: channel, limit: limit, cursor: cursor)
         let page = MessagesPage(
             frame: PageFrame(req, title: Strings.text("tab_messages", language), tab: .messages),
+            optOutsHref: SiteURL.optOuts.path,
             filters: MessagesPage.Filters(
                 action: SiteURL.settings(.messages).path,
                 statusOptions: Self.options(MessageStatus.allCases.map(\.rawValue), selected: status?.rawValue, key: "msg_status", language),

@@ -5,18 +5,26 @@ import Vapor
 
 /// `/settings` and its tabs General, Integrations, Alerts and Security (Users: `UsersPageController`; Messages:
 /// `MessagesPageController`).
-/// Every signed-in role reads General, Integrations and Alerts; Security is for admins.
+/// Every signed-in role reads General, Integrations and Alerts; Security, and changing the quiet hours on
+/// General (`SettingsController+QuietHours.swift`), are for admins.
 struct SettingsController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         let readers = routes.grouped(RequirePageRole(role: .viewer))
         readers.get(SiteURL.settings(.general).pathComponents, use: general)
         readers.get(SiteURL.settings(.integrations).pathComponents, use: integrations)
         readers.get(SiteURL.settings(.alerts).pathComponents, use: alerts)
-        routes.grouped(RequirePageRole(role: .admin)).get(SiteURL.settings(.security).pathComponents, use: security)
+        let admins = routes.grouped(RequirePageRole(role: .admin))
+        admins.get(SiteURL.settings(.security).pathComponents, use: security)
+        admins.formPost(SiteURL.deliverySettings.pathComponents, maxSize: "16kb", use: saveQuietHours)
     }
 
     @Sendable
     func general(req: Request) async throws -> Response {
+        try await renderGeneral(req)
+    }
+
+    /// The General tab; `quietHoursDraft` re-shows a quiet-hours submission that was refused, with its problems.
+    func renderGeneral(_ req: Request, quietHoursDraft: QuietHoursDraft? = nil, status: HTTPResponseStatus = .ok) async throws -> Response {
         let language = req.language
         let config = req.moeenConfiguration
         let rows = try await IntegrationConfig.query(on: req.db).all()
@@ -35,8 +43,11 @@ struct SettingsController: RouteCollection {
             .init(label: Strings.text("health_interval", language),
                   value: "\(language.format(Int(config.healthInterval.components.seconds))) \(Strings.text("seconds", language))", ltr: false),
         ]
-        let page = GeneralPage(frame: PageFrame(req, title: Strings.text("tab_general", language), tab: .general), facts: facts)
-        return try await AdminView.render("admin-general", page, for: req)
+        let preferences = try await CentreDeliveryPreferences.load(on: req.db)
+        let form = try req.currentUser.role == .admin ? Self.quietHoursForm(preferences, draft: quietHoursDraft, language) : nil
+        let page = GeneralPage(frame: PageFrame(req, title: Strings.text("tab_general", language), tab: .general), facts: facts,
+                               quietHours: QuietHoursSection(preferences, form: form, language))
+        return try await AdminView.render("admin-general", page, status: status, for: req)
     }
 
     @Sendable
@@ -130,6 +141,7 @@ extension SiteURL {
         case .message: ["settings", "messages", ":public_id"]
         case .messageRetry: ["settings", "messages", ":public_id", "retry"]
         case .messageCancel: ["settings", "messages", ":public_id", "cancel"]
+        case .optOutRemove: ["settings", "messages", "opt-outs", ":public_id", "remove"]
         case .user: ["settings", "users", ":user_id"]
         default: url.pathComponents
         }

@@ -7,6 +7,8 @@ struct IntegrationPage: Encodable {
         let id: String
         let inputName: String
         let label: String
+        /// The label in runs, words in Latin letters inside an Arabic label marked as English (`unlimited`, `SID`).
+        let labelParts: [TextPart]
         let inputType: String
         let required: Bool
         let secret: Bool
@@ -80,6 +82,8 @@ struct IntegrationPage: Encodable {
     let result: Result?
     let testError: String?
     let webhookURL: String?
+    /// Messaging types only: whether sending through the integration is active, paused or half-open.
+    let delivery: DeliveryStateView?
     let health: HealthBadge
     let chart: HealthChart
     let logs: [LogRow]
@@ -152,6 +156,34 @@ struct HealthChart: Encodable {
             result.append((sorted[index].at, HealthScore.compute(results: upTo, now: sorted[index].at)))
         }
         return result
+    }
+}
+
+/// A run of text in a page's language, or (`foreign`) a word in Latin letters inside Arabic text, which a page
+/// marks `lang="en" dir="ltr"` so that screen readers pronounce it as English and it reads left to right.
+struct TextPart: Encodable, Equatable {
+    let text: String
+    let foreign: Bool
+
+    static func split(_ text: String, _ language: Language) -> [TextPart] {
+        guard language == .ar else { return [TextPart(text: text, foreign: false)] }
+        var parts: [TextPart] = []
+        var current = ""
+        var currentForeign = false
+        for character in text {
+            // A Latin letter starts or continues an English run; digits, `_` and `-` continue one but never start it.
+            let latin = character.isASCII && character.isLetter
+            let continues = currentForeign && character.isASCII && (character.isNumber || character == "_" || character == "-")
+            let foreign = latin || continues
+            if foreign != currentForeign, !current.isEmpty {
+                parts.append(TextPart(text: current, foreign: currentForeign))
+                current = ""
+            }
+            currentForeign = foreign
+            current.append(character)
+        }
+        if !current.isEmpty { parts.append(TextPart(text: current, foreign: currentForeign)) }
+        return parts
     }
 }
 

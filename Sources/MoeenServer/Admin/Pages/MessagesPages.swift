@@ -30,6 +30,8 @@ struct MessagesPage: Encodable {
     }
 
     let frame: PageFrame
+    /// The opt-outs page (`/settings/messages/opt-outs`).
+    let optOutsHref: String
     let filters: Filters
     let rows: [Row]
     /// The next page (same filters, the API's keyset cursor), if there is one.

@@ -42,7 +42,7 @@ struct PageFrame: Encodable {
     /// Notices a redirect may ask for (`?notice=saved`); anything else is ignored.
     static let noticeKeys: Set<String> = [
         "saved", "now_enabled", "now_disabled", "user_created", "user_updated", "signed_out",
-        "message_requeued", "message_cancelled",
+        "message_requeued", "message_cancelled", "quiet_hours_saved", "opt_out_exists", "opt_out_removed",
     ]
     /// Notices a redirect may ask for that report an action refused (shown as errors).
     static let errorNoticeKeys: Set<String> = ["message_retry_refused", "message_cancel_refused"]

@@ -11,6 +11,7 @@ struct GeneralPage: Encodable {
 
     let frame: PageFrame
     let facts: [Fact]
+    let quietHours: QuietHoursSection
 }
 
 /// `/settings/integrations`: one row per integration.

@@ -1,6 +1,6 @@
 // Moeen Hub admin pages: small improvements over plain forms, which work without this script.
 // "Test connection" runs in place: the form is posted with fetch (X-CSRF-Token header), the result is
-// shown at once, then the log and health sections are refreshed from the page itself.
+// shown at once, then the log, health and sending sections are refreshed from the page itself.
 (function () {
   "use strict";
 
@@ -17,7 +17,7 @@
       .then(function (html) {
         if (!html) return;
         var fresh = new DOMParser().parseFromString(html, "text/html");
-        ["log-section", "health-section", "test-result"].forEach(function (id) {
+        ["log-section", "health-section", "test-result", "delivery-section"].forEach(function (id) {
           var current = document.getElementById(id);
           var replacement = fresh.getElementById(id);
           if (current && replacement) current.innerHTML = replacement.innerHTML;
