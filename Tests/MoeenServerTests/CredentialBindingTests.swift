@@ -144,20 +144,22 @@ struct CredentialBindingTests {
                 let id = try await TestConnectionTests.create(app, auth: admin, type: .whatsapp, settings: settings)
                 let first = try await app.call(.POST, "api/integrations/\(id)/test", auth: admin)
                 let score = try #require(first.json["health_score"] as? Int)
-                #expect(score == 100, "\(first.text)")
+                // 100 for a quick success; a slow machine may cost up to 10 points of latency penalty, never more.
+                #expect(score >= 90, "\(first.text)")
 
                 let unsaved = try await app.call(.POST, "api/integrations/test", auth: admin, body: [
                     "integration_config_id": .string(id), "integration_type": "whatsapp",
                     "config": ["access_token": "wrong-token-for-this-test"],
                 ])
                 #expect(unsaved.json["status"] as? String == "failed", "\(unsaved.text)")
-                #expect(unsaved.json["health_score"] as? Int == 100)
+                #expect(unsaved.json["health_score"] as? Int == score)
                 let between = try await app.call(.GET, "api/integrations/\(id)", auth: admin)
                 #expect(between.json["status"] as? String == "active")
                 #expect(between.json["last_test_status"] as? String == "success")
 
                 let second = try await app.call(.POST, "api/integrations/\(id)/test", auth: admin)
-                #expect(second.json["health_score"] as? Int == 100, "an unsaved failure counted: \(second.text)")
+                // Two successes: at least 90 whatever the latency; a counted failure would pull it near 66.
+                #expect((second.json["health_score"] as? Int ?? 0) >= 90, "an unsaved failure counted: \(second.text)")
                 let health = try await app.call(.GET, "api/integrations/\(id)/health", auth: admin)
                 #expect((health.json["history"] as? [Any])?.count == 2)
 
