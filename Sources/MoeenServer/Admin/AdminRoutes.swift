@@ -16,6 +16,7 @@ func registerAdminPages(_ app: Application) throws {
     try pages.register(collection: IntegrationPageController())
     try pages.register(collection: MessagesPageController())
     try pages.register(collection: OptOutsPageController())
+    try pages.register(collection: InboundMessagesPageController())
     try pages.register(collection: UsersPageController())
 }
 

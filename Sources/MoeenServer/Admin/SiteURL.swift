@@ -18,6 +18,8 @@ enum SiteURL: Sendable, Equatable {
     case messageCancel(publicID: String)
     case optOuts
     case optOutRemove(publicID: String)
+    /// Replies received through webhooks (under Messages).
+    case inboundMessages
     case users
     case user(id: UUID)
     case asset(String)
@@ -48,10 +50,21 @@ enum SiteURL: Sendable, Equatable {
         case .messageCancel(let id): ["settings", "messages", id, "cancel"]
         case .optOuts: ["settings", "messages", "opt-outs"]
         case .optOutRemove(let id): ["settings", "messages", "opt-outs", id, "remove"]
+        case .inboundMessages: ["settings", "messages", "inbound"]
         case .users: ["settings", "users"]
         case .user(let id): ["settings", "users", id.uuidString.lowercased()]
         case .asset(let name): ["assets", name]
         }
+    }
+
+    /// `path` with `items` as its query (none: the path alone), each value percent-encoded whole: list cursors
+    /// are base64, whose `+` a query would otherwise read as a space.
+    static func path(_ path: String, query items: [(String, String)]) -> String {
+        guard !items.isEmpty else { return path }
+        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+        return path + "?" + items.map { name, value in
+            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "")"
+        }.joined(separator: "&")
     }
 
     /// The login page that sends the user back to `next` afterwards (a local path only).

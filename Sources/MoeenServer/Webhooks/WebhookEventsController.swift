@@ -56,12 +56,15 @@ struct WebhookEventsController: RouteCollection {
         /// Requests refused for a missing, wrong or stale signature (nothing of them is kept but this count).
         let rejectedSignatures: Int64
         let lastRejectedAt: Date?
+        /// Why the last one was refused (`missing setting app_secret`, `signature mismatch`…).
+        let lastRejectionReason: String?
 
         enum CodingKeys: String, CodingKey {
             case data
             case nextCursor = "next_cursor"
             case rejectedSignatures = "rejected_signatures"
             case lastRejectedAt = "last_rejected_at"
+            case lastRejectionReason = "last_rejection_reason"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -70,6 +73,7 @@ struct WebhookEventsController: RouteCollection {
             try c.encode(nextCursor, forKey: .nextCursor)
             try c.encode(rejectedSignatures, forKey: .rejectedSignatures)
             try c.encode(lastRejectedAt, forKey: .lastRejectedAt)
+            try c.encode(lastRejectionReason, forKey: .lastRejectionReason)
         }
     }
 
@@ -86,15 +90,17 @@ struct WebhookEventsController: RouteCollection {
         let (rows, next) = try await WebhookEvent.query(on: req.db).filter(\.$integrationID == id).page(page, newestFirst: true)
         let rejections = try await Self.rejections(id, on: req.db)
         return EventsPage(data: try rows.map(EventDTO.init), nextCursor: next,
-                          rejectedSignatures: rejections.count, lastRejectedAt: rejections.lastAt)
+                          rejectedSignatures: rejections.count, lastRejectedAt: rejections.lastAt,
+                          lastRejectionReason: rejections.lastReason)
     }
 
-    static func rejections(_ integration: UUID, on db: any Database) async throws -> (count: Int64, lastAt: Date?) {
+    static func rejections(_ integration: UUID, on db: any Database) async throws -> (count: Int64, lastAt: Date?, lastReason: String?) {
         guard let sql = db as? any SQLDatabase,
-              let row = try await sql.select().columns("count", "last_at").from("webhook_rejections")
+              let row = try await sql.select().columns("count", "last_at", "last_reason").from("webhook_rejections")
                 .where("integration_config_id", .equal, SQLBind(integration)).first()
-        else { return (0, nil) }
-        return (try row.decode(column: "count", as: Int64.self), try row.decode(column: "last_at", as: Date?.self))
+        else { return (0, nil, nil) }
+        return (try row.decode(column: "count", as: Int64.self), try row.decode(column: "last_at", as: Date?.self),
+                try row.decode(column: "last_reason", as: String?.self))
     }
 
     struct InboundDTO: Content {

@@ -120,13 +120,16 @@ enum WebhookParsing {
     }
 }
 
-/// Masks patients' phone numbers, e-mail addresses and message texts in a payload shown to people (the
-/// stored payload keeps them: processing needs them).
+/// Masks patients' phone numbers, e-mail addresses, names and message texts in a payload shown to people
+/// (the stored payload keeps them: processing needs them). For display, too much masking is harmless and too
+/// little is not: besides the known keys, any string that reads as an e-mail address or a phone number is
+/// masked, and so is every value whose key names a person or a text.
 enum PayloadMasking {
-    /// Keys (any case) whose values are addresses.
-    static let addressKeys: Set<String> = ["from", "to", "recipient_id", "wa_id", "email", "phone", "caller", "called"]
-    /// Keys whose values are message texts.
-    static let textKeys: Set<String> = ["body", "text"]
+    /// Key fragments (any case) whose values are addresses of people.
+    static let addressFragments = ["from", "to", "recipient", "wa_id", "email", "phone", "mobile", "caller", "called"]
+    /// Key fragments whose values are texts, names or places people wrote or own.
+    static let textFragments = ["body", "text", "name", "caption", "title", "payload", "city", "state", "zip",
+                                "country", "address", "national", "birth"]
 
     static func masked(_ value: JSONValue, key: String? = nil) -> JSONValue {
         switch value {
@@ -136,16 +139,28 @@ enum PayloadMasking {
             return .array(items.map { masked($0, key: key) })
         case .string(let text):
             let name = key?.lowercased() ?? ""
-            if textKeys.contains(name) { return .string("•••") }
             if text.contains("@"), EmailAddress.normalize(text) != nil { return .string(EmailAddress.masked(text)) }
-            if addressKeys.contains(name) {
-                let candidate = text.hasPrefix("+") || text.hasPrefix("whatsapp:") ? text.replacingOccurrences(of: "whatsapp:", with: "") : "+" + text
-                if let phone = PhoneNumber.normalizeE164(candidate) { return .string(PhoneNumber.masked(phone)) }
+            if let phone = phone(text) { return .string(PhoneNumber.masked(phone)) }
+            if name == "id" || name.hasSuffix("_id") || name.hasSuffix("sid") || name == "type" || name == "status" || name == "event" {
+                return value
+            }
+            if textFragments.contains(where: name.contains) || addressFragments.contains(where: name.contains) {
                 return .string("•••")
             }
             return value
+        case .number(let number) where key.map({ k in addressFragments.contains(where: k.lowercased().contains) }) ?? false:
+            return phone(number).map { .string(PhoneNumber.masked($0)) } ?? value
         default:
             return value
         }
+    }
+
+    /// A string that is a phone number (8–15 digits, an optional `+` or `whatsapp:` first), in E.164.
+    static func phone(_ text: String) -> String? {
+        var candidate = text.trimmingCharacters(in: .whitespaces)
+        if candidate.hasPrefix("whatsapp:") { candidate.removeFirst(9) }
+        let digits = candidate.hasPrefix("+") ? candidate.dropFirst() : Substring(candidate)
+        guard (8...15).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return PhoneNumber.normalizeE164("+" + digits)
     }
 }

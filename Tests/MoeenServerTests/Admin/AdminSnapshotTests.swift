@@ -14,7 +14,7 @@ struct AdminSnapshotTests {
             try await seed(app)
             let browser = try await app.browserSession(role: role, email: "\(role.rawValue)@example.org")
             var resolved = path
-            for type in ["whatsapp", "sms"] where path.contains("{\(type)}") {
+            for type in ["whatsapp", "sms", "seha"] where path.contains("{\(type)}") {
                 resolved = resolved.replacingOccurrences(of: "{\(type)}", with: try await app.integrationID(type))
             }
             let res = try await app.page(resolved, headers: browser.headers)
@@ -76,6 +76,18 @@ struct AdminSnapshotTests {
     @Test("Integration form (SMS), sending paused, English") func integrationPaused() async throws {
         try await snapshot("/settings/integrations/{sms}?lang=en", "integration-sms-paused.en", seed: Self.seedPausedSMS)
     }
+    @Test("Integration form (Seha), webhook events and refused requests, English") func integrationWebhookEvents() async throws {
+        try await snapshot("/settings/integrations/{seha}?lang=en", "integration-seha-webhook-events.en", seed: Self.seedWebhookEvents)
+    }
+    @Test("Inbound replies, Arabic, manager") func inboundAR() async throws {
+        try await snapshot("/settings/messages/inbound", "settings-inbound.ar", role: .manager, seed: Self.seedInbound)
+    }
+    @Test("Inbound replies, English, viewer") func inboundViewer() async throws {
+        try await snapshot("/settings/messages/inbound?lang=en", "settings-inbound.en.viewer", role: .viewer, seed: Self.seedInbound)
+    }
+    @Test("Inbound replies, empty, English") func inboundEmpty() async throws {
+        try await snapshot("/settings/messages/inbound?lang=en", "settings-inbound-empty.en", role: .staff)
+    }
     @Test("Users") func users() async throws { try await snapshot("/settings/users?lang=en", "settings-users.en") }
     @Test("Security") func security() async throws { try await snapshot("/settings/security", "settings-security.ar") }
 
@@ -97,6 +109,20 @@ struct AdminSnapshotTests {
                                         createdAt: base, publicID: "opt_20260301_0000000000a1")
         try await OptOutFixtures.insert(app, channel: .whatsapp, address: "+966551112222", source: .webhook,
                                         createdAt: base.addingTimeInterval(60), publicID: "opt_20260301_0000000000b2")
+    }
+
+    /// Twenty-two Seha events (every outcome, and one waiting), and three refused requests.
+    @Sendable
+    static func seedWebhookEvents(_ app: Application) async throws {
+        let base = try #require(ISO8601DateFormatter().date(from: "2026-03-01T09:00:00Z"))
+        let seha = try await WebhookEventFixtures.seedSeha(app, base: base)
+        try await WebhookEventFixtures.rejected(app, integration: seha, count: 3, lastAt: base.addingTimeInterval(90))
+    }
+
+    /// Four replies with fixed public ids and times: a patient's thanks, a contact's STOP, an unknown START, no text.
+    @Sendable
+    static func seedInbound(_ app: Application) async throws {
+        try await InboundFixtures.seed(app, base: try #require(ISO8601DateFormatter().date(from: "2026-03-01T09:00:00Z")))
     }
 
     /// The SMS integration's circuit breaker open after a credentials failure.

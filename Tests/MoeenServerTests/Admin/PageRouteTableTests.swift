@@ -7,7 +7,8 @@ import VaporTesting
 /// The admin pages' role table (API.md "Admin pages"), written out independently of the controllers as
 /// `APIRoleTable` is for `/api`: every signed-in role reads the settings tabs; Users and Security are for
 /// admins; a manager runs tests and retries or cancels messages; staff add and remove opt-outs (as
-/// `POST/DELETE /api/opt-outs`); changing integrations, users and the quiet hours is admin only.
+/// `POST/DELETE /api/opt-outs`); changing integrations, users and the quiet hours is admin only. The inbound
+/// replies (as `GET /api/inbound-messages`) and the webhook events on an integration's page are read by every role.
 enum PageRoleTable {
     typealias Rule = APIRoleTable.Rule
 
@@ -60,6 +61,10 @@ struct PageRouteTableTests {
             #expect(routes.contains { $0.method == .GET && $0.segments == ["settings", "messages", "opt-outs"] })
             #expect(routes.contains { $0.method == .POST && $0.segments == ["settings", "messages", "opt-outs"] })
             #expect(routes.contains { $0.method == .POST && $0.segments == ["settings", "messages", "opt-outs", "*", "remove"] })
+            #expect(routes.contains { $0.method == .GET && $0.segments == ["settings", "messages", "inbound"] })
+            #expect(PageRoleTable.role(.GET, ["settings", "messages", "inbound"]) == .viewer)
+            #expect(!routes.contains { $0.method != .GET && $0.segments.starts(with: ["settings", "messages", "inbound"]) },
+                    "the inbound replies are read-only")
             for route in routes {
                 #expect(PageRoleTable.role(route.method, route.segments) != nil,
                         "\(route.method) \(route.path) is not in the pages' role table: add it to PageRoleTable")

@@ -109,6 +109,9 @@ struct IntegrationPageController: RouteCollection {
             nil
         }
 
+        let webhookURL = WebhookPaths.url(base: Self.publicBase(req), type: row.integrationType, publicID: row.publicID)
+        let webhook = webhookURL == nil ? nil : try await Self.webhookActivity(rowID, language, on: req.db)
+
         let page = IntegrationPage(
             frame: PageFrame(req, title: "\(typeLabel) — \(row.name)", tab: .integrations,
                              languagePath: SiteURL.integration(publicID: row.publicID).path),
@@ -124,7 +127,7 @@ struct IntegrationPageController: RouteCollection {
             formError: draft?.formError ?? (draft.map { _ in Strings.text("fix_errors", language) }),
             secretsNotice: problem.map { IntegrationPage.SecretsNotice($0, language) },
             fields: fields, result: result, testError: testError,
-            webhookURL: WebhookPaths.url(base: Self.publicBase(req), type: row.integrationType, publicID: row.publicID),
+            webhookURL: webhookURL, webhook: webhook,
             delivery: delivery,
             health: HealthBadge(score: row.healthScore, tested: row.lastTestAt != nil, language),
             chart: HealthChart(history, language: language),

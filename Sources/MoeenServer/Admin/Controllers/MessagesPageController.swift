@@ -40,6 +40,7 @@ struct MessagesPageController: RouteCollection {
         let page = MessagesPage(
             frame: PageFrame(req, title: Strings.text("tab_messages", language), tab: .messages),
             optOutsHref: SiteURL.optOuts.path,
+            inboundHref: SiteURL.inboundMessages.path,
             filters: MessagesPage.Filters(
                 action: SiteURL.settings(.messages).path,
                 statusOptions: Self.options(MessageStatus.allCases.map(\.rawValue), selected: status?.rawValue, key: "msg_status", language),
@@ -187,21 +188,14 @@ struct MessagesPageController: RouteCollection {
             + values.map { UsersPage.Option(value: $0, label: Strings.text("\(key)_\($0)", language), selected: $0 == selected) }
     }
 
-    /// The list's address with these filters and cursor. The cursor is percent-encoded whole (it is base64,
-    /// whose `+` a query would otherwise read as a space).
+    /// The list's address with these filters and cursor.
     static func listPath(status: MessageStatus?, channel: MessageChannel?, limit: Int?, cursor: String?) -> String {
         var items: [(String, String)] = []
         if let status { items.append(("status", status.rawValue)) }
         if let channel { items.append(("channel", channel.rawValue)) }
         if let limit { items.append(("limit", String(limit))) }
         if let cursor { items.append(("cursor", cursor)) }
-        let path = SiteURL.settings(.messages).path
-        guard !items.isEmpty else { return path }
-        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-        let query = items.map { name, value in
-            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "")"
-        }
-        return path + "?" + query.joined(separator: "&")
+        return SiteURL.path(SiteURL.settings(.messages).path, query: items)
     }
 
     /// Where an action sends the browser back to: the form's `return_to` when it is the message list (any

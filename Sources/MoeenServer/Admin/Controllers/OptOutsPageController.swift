@@ -165,16 +165,12 @@ struct OptOutsPageController: RouteCollection {
 
     // MARK: Helpers
 
-    /// The list's address at this cursor (percent-encoded whole: it is base64).
+    /// The list's address at this cursor.
     static func listPath(limit: Int?, cursor: String?) -> String {
         var items: [(String, String)] = []
         if let limit { items.append(("limit", String(limit))) }
         if let cursor { items.append(("cursor", cursor)) }
-        guard !items.isEmpty else { return SiteURL.optOuts.path }
-        let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-        return SiteURL.optOuts.path + "?" + items.map { name, value in
-            "\(name)=\(value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "")"
-        }.joined(separator: "&")
+        return SiteURL.path(SiteURL.optOuts.path, query: items)
     }
 
     /// Where Remove sends the browser back to: the form's `return_to` when it is this list (its `limit` and

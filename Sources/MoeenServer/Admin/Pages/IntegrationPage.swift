@@ -52,6 +52,28 @@ struct IntegrationPage: Encodable {
         }
     }
 
+    /// What arrived at the webhook URL: the latest events and the requests refused for their signature.
+    struct WebhookActivity: Encodable {
+        struct Event: Encodable {
+            let publicID: String
+            let received: TimeDisplay
+            /// `status.delivered`, `message`, `event.open`… as the provider named it.
+            let eventType: String
+            /// What processing did (`applied` … `failed`), or `waiting`.
+            let outcome: String
+            let badge: StatusBadge
+            /// The provider's id of the event (what a duplicate repeats).
+            let eventID: String
+        }
+
+        /// The latest events, newest first (at most `IntegrationPageController.webhookEventLimit`).
+        let events: [Event]
+        /// Requests refused for a missing, wrong or stale signature (nothing of them is kept but the count).
+        let rejected: Int64
+        let rejectedText: String
+        let lastRejected: TimeDisplay?
+    }
+
     struct LogRow: Encodable {
         let id: String
         let at: TimeDisplay?
@@ -82,6 +104,8 @@ struct IntegrationPage: Encodable {
     let result: Result?
     let testError: String?
     let webhookURL: String?
+    /// Types with a webhook URL: its latest events and refused requests.
+    let webhook: WebhookActivity?
     /// Messaging types only: whether sending through the integration is active, paused or half-open.
     let delivery: DeliveryStateView?
     let health: HealthBadge

@@ -32,6 +32,8 @@ struct MessagesPage: Encodable {
     let frame: PageFrame
     /// The opt-outs page (`/settings/messages/opt-outs`).
     let optOutsHref: String
+    /// The inbound replies page (`/settings/messages/inbound`).
+    let inboundHref: String
     let filters: Filters
     let rows: [Row]
     /// The next page (same filters, the API's keyset cursor), if there is one.
@@ -96,4 +98,36 @@ struct MessageActions: Encodable {
     let cancelAction: String?
     /// Where the action sends the browser back to (this page, with its filters).
     let returnTo: String
+}
+
+/// `/settings/messages/inbound`: replies received through webhooks, newest first, a page at a time; read-only
+/// for every role.
+struct InboundMessagesPage: Encodable {
+    struct Row: Encodable {
+        let publicID: String
+        let received: TimeDisplay
+        let channel: String
+        let channelLabel: String
+        /// Masked for viewers, as the API masks it.
+        let from: String
+        let text: String?
+        /// The patient and the CRM contact whose number is the sender's (either, both or neither).
+        let patient: String?
+        let contact: String?
+        /// `patient`, `contact`, `both` or `none`.
+        let matched: String
+        /// The reply opted the sender out (`opt_out`) or back in (`opt_in`).
+        let action: StatusBadge?
+    }
+
+    let frame: PageFrame
+    let messagesHref: String
+    /// The introduction in runs (the English keywords inside the Arabic text marked as English).
+    let intro: [TextPart]
+    let rows: [Row]
+    let nextHref: String?
+    let firstHref: String?
+    let paged: Bool
+    /// Senders are shown masked (viewers).
+    let masked: Bool
 }

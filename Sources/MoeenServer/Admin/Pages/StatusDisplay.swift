@@ -46,6 +46,34 @@ struct StatusBadge: Encodable, Equatable {
         return StatusBadge(value: status, label: Strings.table[key] == nil ? status : Strings.text(key, language), icon: icon)
     }
 
+    /// What processing a webhook event did (`applied` … `failed`), or `waiting` before it is processed; an
+    /// unknown value is shown as it is.
+    static func webhookOutcome(_ outcome: String?, _ language: Language) -> StatusBadge {
+        let value = outcome ?? "waiting"
+        let icon = switch value {
+        case "applied": "✓"
+        case "unchanged": "="
+        case "unknown_message": "?"
+        case "inbound": "↩"
+        case "opt_out": "⊘"
+        case "opt_in": "↺"
+        case "recorded": "•"
+        case "failed": "✗"
+        case "waiting": "…"
+        default: "?"
+        }
+        let key = "webhook_outcome_\(value)"
+        return StatusBadge(value: value, label: Strings.table[key] == nil ? value : Strings.text(key, language), icon: icon)
+    }
+
+    /// Whether an inbound reply opted its sender out (`opt_out`) or back in (`opt_in`); nothing otherwise.
+    static func inboundAction(_ action: String?, _ language: Language) -> StatusBadge? {
+        guard let action else { return nil }
+        let key = "inbound_action_\(action)"
+        return StatusBadge(value: action, label: Strings.table[key] == nil ? action : Strings.text(key, language),
+                           icon: action == "opt_out" ? "⊘" : action == "opt_in" ? "↺" : "?")
+    }
+
     static func enabled(_ enabled: Bool, _ language: Language) -> StatusBadge {
         StatusBadge(value: enabled ? "on" : "off", label: Strings.text(enabled ? "enabled" : "disabled", language), icon: enabled ? "✓" : "–")
     }
