@@ -1,5 +1,9 @@
+import AsyncKit
 import Fluent
 import MoeenSecrets
+import NIOCore
+import NIOPosix
+import PostgresNIO
 import Vapor
 
 /// Turns every thrown error into API.md's error shape with the right status. Bad input is a 4xx, never a 500;
@@ -53,10 +57,33 @@ struct ErrorRenderingMiddleware: AsyncMiddleware {
                 return .conflict("A record with the same unique values already exists.")
             }
             return APIError(.unprocessableEntity, code: "validation_failed", message: "A value breaks a data rule (allowed values, range or reference).")
+        case _ where isDatabaseUnavailable(error):
+            // The database is away (stopped, restarting, unreachable): nothing was accepted; try again shortly.
+            return APIError(.serviceUnavailable, code: "database_unavailable",
+                            message: "The database is not reachable right now; nothing was saved. Try again shortly.",
+                            headers: ["Retry-After": "5"])
         case let error as any AbortError:
             return APIError(error.status, code: code(for: error.status), message: error.reason, headers: error.headers)
         default:
             return APIError(.internalServerError, code: "internal_error", message: "Something went wrong on our side; it has been logged.")
+        }
+    }
+
+    /// Whether `error` says the database cannot be reached (rather than that a statement failed).
+    static func isDatabaseUnavailable(_ error: any Error) -> Bool {
+        switch error {
+        case let error as PSQLError:
+            return [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed]
+                .contains(error.code)
+        case is ConnectionPoolTimeoutError, is ConnectionPoolError, is NIOConnectionError:
+            return true
+        case let error as IOError:
+            return [ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT].contains(error.errnoCode)
+        case let error as ChannelError:
+            if case .ioOnClosedChannel = error { return true }
+            return false
+        default:
+            return false
         }
     }
 

@@ -56,8 +56,11 @@ struct DeliveryPolicyStore: Sendable {
     func reserve(_ integrationID: UUID, limit: RateLimit, now: Date, horizon: Duration) async throws -> Reservation {
         guard case .limited = limit else { return .slot(now) }
         let nowMs = Self.milliseconds(now)
-        let interval = limit.intervalMilliseconds
-        let tolerance = limit.toleranceMilliseconds
+        // Headroom for what happens between a slot and the provider's door (waking, the request on the wire,
+        // several processes on a busy machine): slots 1 % further apart than 1/R, and the burst tolerance short
+        // by `jitterAllowance`, so the rate the provider sees stays within the limit in every second.
+        let interval = Int64((Double(limit.intervalMilliseconds) * Self.intervalHeadroom).rounded(.up))
+        let tolerance = max(0, limit.toleranceMilliseconds - Self.jitterAllowanceMilliseconds)
         let horizonMs = Int64(horizon.seconds * 1000)
         if !Self.known.withLock({ $0.contains(integrationID) }) {
             try await ensure(integrationID, now: now)
@@ -212,6 +215,11 @@ struct DeliveryPolicyStore: Sendable {
         }
         return result
     }
+
+    /// Slots are this much further apart than 1/R (the sustained rate is R / 1.01, inside [0.97 R, R]).
+    static let intervalHeadroom = 1.01
+    /// The burst tolerance is this much shorter than (burst − 1)/R.
+    static let jitterAllowanceMilliseconds: Int64 = 50
 
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
