@@ -95,6 +95,7 @@ let package = Package(
                 "MoeenCore",
                 .product(name: "Vapor", package: "vapor"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),
@@ -105,6 +106,17 @@ let package = Package(
                 "MoeenServer",
                 "ProviderStandIns",
                 .product(name: "Vapor", package: "vapor"),
+            ],
+            swiftSettings: strict
+        ),
+        // The raw-client baseline of `scripts/bench` (S2): POSTs one body N times at concurrency C. Not a product.
+        .executableTarget(
+            name: "moeen-loadgen",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

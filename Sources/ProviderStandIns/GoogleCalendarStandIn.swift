@@ -42,6 +42,7 @@ public final class GoogleCalendarStandIn: ProviderStandIn {
     let core = StandInCore(name: "google-calendar")
     public var faults: FaultInjector { core.faults }
     public var recorder: RequestRecorder { core.recorder }
+    public var sends: SendLog { core.sends }
 
     public init() {}
 

@@ -8,8 +8,10 @@ public protocol ProviderStandIn: AnyObject, Sendable {
     var type: IntegrationType { get }
     /// Faults to inject (latency, errors, 429, dropped connection, hang).
     var faults: FaultInjector { get }
-    /// Every request received.
+    /// Every provider request received (the `/_standin/` control API excluded).
     var recorder: RequestRecorder { get }
+    /// Every send attempt with its answer, and every accepted send (messaging stand-ins; empty for the others).
+    var sends: SendLog { get }
     /// Starts on 127.0.0.1:`port` (0: any free port); returns the server's base URL.
     func start(port: Int) async throws -> URL
     /// Releases hung requests and stops the server.
@@ -38,18 +40,27 @@ public enum StandIns {
     }
 }
 
-/// What every stand-in shares: the host, the recorder and the fault injector.
+/// What every stand-in shares: the host, the recorder, the send log, the fault injector and the control API.
 final class StandInCore: Sendable {
     let host: StandInHost
     let faults = FaultInjector()
     let recorder = RequestRecorder()
+    let sends = SendLog()
 
     init(name: String) { host = StandInHost(name: name) }
 
+    /// `sendKey` reads the message of a send request (`nil` for any other request, and for stand-ins that send
+    /// nothing); those requests are logged as send attempts with their answers.
     func start(port: Int, errorResponse: @escaping @Sendable (HTTPStatus, Int?) -> Response,
+               sendKey: @escaping @Sendable (Request) -> SendKey? = { _ in nil },
                routes: @Sendable (Application) -> Void) async throws -> URL {
-        let middleware = StandInMiddleware(recorder: recorder, faults: faults, errorResponse: errorResponse)
-        return try await host.start(port: port, middleware: middleware, routes: routes)
+        let middleware = StandInMiddleware(recorder: recorder, faults: faults, sends: sends,
+                                           errorResponse: errorResponse, sendKey: sendKey)
+        let faults = faults, recorder = recorder, sends = sends
+        return try await host.start(port: port, middleware: middleware) { app in
+            StandInControl.register(on: app, faults: faults, recorder: recorder, sends: sends)
+            routes(app)
+        }
     }
 
     func shutdown() async throws {

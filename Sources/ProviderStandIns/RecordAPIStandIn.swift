@@ -30,6 +30,7 @@ public final class RecordAPIStandIn: ProviderStandIn {
     let apiKey: String
     public var faults: FaultInjector { core.faults }
     public var recorder: RequestRecorder { core.recorder }
+    public var sends: SendLog { core.sends }
 
     /// The Seha platform stand-in.
     public static func seha() -> RecordAPIStandIn {

@@ -2,13 +2,17 @@ import Foundation
 import MoeenCore
 import Vapor
 
-/// `moeen sandbox [--port-base 9400]`: starts the seven provider stand-ins on 127.0.0.1,
-/// prints `TYPE URL` per provider followed by the settings that work, and runs until interrupted.
+/// `moeen sandbox [--port-base 9400] [--only sms,email]`: starts the seven provider stand-ins (or the named
+/// ones) on 127.0.0.1, prints `TYPE URL` per provider followed by the settings that work, and runs until
+/// interrupted. Each also serves the test-only control API under `/_standin/` (see `StandInControl`).
 /// Register with `app.asyncCommands.use(SandboxCommand(), as: "sandbox")`.
 public struct SandboxCommand: AsyncCommand {
     public struct Signature: CommandSignature {
         @Option(name: "port-base", help: "First port; the stand-ins take this and the next six (default 9400, 0 for any free ports)")
         var portBase: Int?
+
+        @Option(name: "only", help: "Comma-separated integration types to start (default: all), e.g. sms,email")
+        var only: String?
 
         public init() {}
     }
@@ -19,8 +23,9 @@ public struct SandboxCommand: AsyncCommand {
 
     public func run(using context: CommandContext, signature: Signature) async throws {
         let base = signature.portBase ?? 9400
+        let only = try signature.only.map(Self.types(named:))
         let sandbox = StandInSandbox()
-        let endpoints = try await sandbox.start(portBase: base == 0 ? nil : base)
+        let endpoints = try await sandbox.start(portBase: base == 0 ? nil : base, only: only)
         for endpoint in endpoints {
             context.console.print("\(endpoint.type.rawValue) \(endpoint.baseURL.absoluteString)")
             for (key, value) in endpoint.settings.sorted(by: { $0.key < $1.key }) {
@@ -30,6 +35,20 @@ public struct SandboxCommand: AsyncCommand {
         context.console.print("Stand-ins running (fake credentials above); press Ctrl-C to stop.")
         await Self.waitForInterrupt()
         try await sandbox.shutdown()
+    }
+
+    /// The types `--only` names (`sms,email`); refuses an unknown name or an empty list.
+    public static func types(named list: String) throws -> Set<IntegrationType> {
+        var types = Set<IntegrationType>()
+        for name in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+            guard let type = IntegrationType(rawValue: name) else {
+                throw SandboxError(description: "unknown integration type \(name) in --only (known: "
+                    + IntegrationType.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+            }
+            types.insert(type)
+        }
+        guard !types.isEmpty else { throw SandboxError(description: "--only needs at least one integration type") }
+        return types
     }
 
     /// Suspends until SIGINT or SIGTERM.
@@ -47,4 +66,9 @@ public struct SandboxCommand: AsyncCommand {
         for await _ in stream { break }
         for source in sources { source.cancel() }
     }
+}
+
+/// A sandbox command line that cannot be run.
+struct SandboxError: Error, CustomStringConvertible {
+    var description: String
 }

@@ -22,11 +22,12 @@ public final class SendGridStandIn: ProviderStandIn {
     let core = StandInCore(name: "sendgrid")
     public var faults: FaultInjector { core.faults }
     public var recorder: RequestRecorder { core.recorder }
+    public var sends: SendLog { core.sends }
 
     public init() {}
 
     public func start(port: Int) async throws -> URL {
-        let state = state
+        let state = state, faults = core.faults, sends = core.sends
         return try await core.start(port: port, errorResponse: { status, _ in
             if status == .tooManyRequests {
                 let reset = Int(Date().timeIntervalSince1970) + 60
@@ -35,6 +36,11 @@ public final class SendGridStandIn: ProviderStandIn {
                                              "X-RateLimit-Reset": String(reset)])
             }
             return Self.errors(.serviceUnavailable, "service unavailable")
+        }, sendKey: { request in
+            guard request.method == .POST, request.url.path == "/v3/mail/send" else { return nil }
+            let body = Reply.jsonBody(request)
+            return SendKey(to: body?["personalizations"]?.arrayValue?.first?["to"]?.arrayValue?.first?["email"]?.stringValue,
+                           text: body?["content"]?.arrayValue?.first?["value"]?.stringValue)
         }) { app in
             app.get("v3", "scopes") { request async -> Response in
                 guard Reply.bearer(request) == (await state.apiKey) else {
@@ -57,6 +63,10 @@ public final class SendGridStandIn: ProviderStandIn {
                 else {
                     return Self.errors(.badRequest, "Does not contain a valid address.", field: "personalizations.0.to.0.email")
                 }
+                let rejected = await faults.rejectRecipients.map { $0.lowercased() }
+                if let index = recipients.firstIndex(where: { rejected.contains($0["email"]?.stringValue?.lowercased() ?? "") }) {
+                    return Self.errors(.badRequest, "Does not contain a valid address.", field: "personalizations.0.to.\(index).email")
+                }
                 guard body["from"]?["email"]?.stringValue.map(IntegrationCatalog.isEmail) == true else {
                     return Self.errors(.badRequest, "The from email does not contain a valid address.", field: "from.email")
                 }
@@ -69,6 +79,7 @@ public final class SendGridStandIn: ProviderStandIn {
                 }
                 let id = "fake" + Reply.hex(18)
                 await state.record(id: id, body: body)
+                await sends.accepted(request, providerID: id)
                 return Response(status: .accepted, headers: ["X-Message-Id": id])
             }
         }

@@ -24,14 +24,18 @@ public final class SlackStandIn: ProviderStandIn {
     let core = StandInCore(name: "slack")
     public var faults: FaultInjector { core.faults }
     public var recorder: RequestRecorder { core.recorder }
+    public var sends: SendLog { core.sends }
 
     public init() {}
 
     public func start(port: Int) async throws -> URL {
-        let state = state
+        let state = state, sends = core.sends
         return try await core.start(port: port, errorResponse: { status, _ in
             status == .tooManyRequests ? Reply.text(.tooManyRequests, "rate_limited")
                 : Reply.text(.internalServerError, "rollup_error")
+        }, sendKey: { request in
+            guard request.method == .POST, request.url.path.hasPrefix("/services/") else { return nil }
+            return SendKey(to: nil, text: Reply.jsonBody(request)?["text"]?.stringValue)
         }) { app in
             app.post("services", "**") { request async -> Response in
                 guard request.url.path == (await state.webhookPath) else { return Reply.text(.notFound, "no_service") }
@@ -43,6 +47,7 @@ public final class SlackStandIn: ProviderStandIn {
                     return Reply.text(.badRequest, "no_text")
                 }
                 await state.record(body)
+                await sends.accepted(request, providerID: "ok-" + Reply.hex(16))
                 return Reply.text(.ok, "ok", contentType: "text/html")
             }
         }

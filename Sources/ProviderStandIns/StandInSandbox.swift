@@ -23,12 +23,12 @@ public final class StandInSandbox: Sendable {
     /// The stand-ins in catalogue order.
     public var all: [any ProviderStandIn] { [whatsapp, twilio, sendgrid, google, slack, seha, tatman] }
 
-    /// Starts every stand-in: on `portBase`, `portBase + 1`… in catalogue order, or on free
-    /// ports when `portBase` is `nil`. Stops the ones already started if one fails.
-    public func start(portBase: Int? = nil) async throws -> [Endpoint] {
+    /// Starts every stand-in (or those of the `only` types): on `portBase`, `portBase + 1`… in catalogue order,
+    /// or on free ports when `portBase` is `nil`. Stops the ones already started if one fails.
+    public func start(portBase: Int? = nil, only: Set<IntegrationType>? = nil) async throws -> [Endpoint] {
         var endpoints: [Endpoint] = []
         do {
-            for (offset, standIn) in all.enumerated() {
+            for (offset, standIn) in all.filter({ only?.contains($0.type) ?? true }).enumerated() {
                 let url = try await standIn.start(port: portBase.map { $0 + offset } ?? 0)
                 endpoints.append(Endpoint(type: standIn.type, baseURL: url, settings: standIn.workingSettings(baseURL: url)))
             }

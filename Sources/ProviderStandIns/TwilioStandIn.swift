@@ -29,15 +29,20 @@ public final class TwilioStandIn: ProviderStandIn {
     let core = StandInCore(name: "twilio")
     public var faults: FaultInjector { core.faults }
     public var recorder: RequestRecorder { core.recorder }
+    public var sends: SendLog { core.sends }
 
     public init() {}
 
     public func start(port: Int) async throws -> URL {
-        let state = state
+        let state = state, faults = core.faults, sends = core.sends
         return try await core.start(port: port, errorResponse: { status, _ in
             status == .tooManyRequests
                 ? Self.twilioError(.tooManyRequests, code: 20429, message: "Too Many Requests")
                 : Self.twilioError(.serviceUnavailable, code: 20503, message: "Service Unavailable")
+        }, sendKey: { request in
+            guard request.method == .POST, request.url.path.hasSuffix("/Messages.json") else { return nil }
+            let form = Reply.formBody(request)
+            return SendKey(to: form["To"], text: form["Body"])
         }) { app in
             app.get("2010-04-01", "Accounts", ":file") { request async -> Response in
                 let file = request.parameters.get("file") ?? ""
@@ -67,7 +72,7 @@ public final class TwilioStandIn: ProviderStandIn {
                 guard let to = form["To"], !to.isEmpty else {
                     return Self.twilioError(.badRequest, code: 21604, message: "A 'To' phone number is required.")
                 }
-                guard IntegrationCatalog.isE164(to) else {
+                guard IntegrationCatalog.isE164(to), await !faults.rejectRecipients.contains(to) else {
                     return Self.twilioError(.badRequest, code: 21211, message: "Invalid 'To' Phone Number: \(to)")
                 }
                 if let from = form["From"] {
@@ -83,6 +88,7 @@ public final class TwilioStandIn: ProviderStandIn {
                 }
                 let messageSID = "SM" + Reply.hex(32)
                 await state.record(sid: messageSID, form: form)
+                await sends.accepted(request, providerID: messageSID)
                 return Reply.json(.created, [
                     "sid": .string(messageSID),
                     "account_sid": .string(sid),

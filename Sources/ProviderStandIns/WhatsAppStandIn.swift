@@ -12,7 +12,8 @@ public final class WhatsAppStandIn: ProviderStandIn {
         public var displayPhoneNumber = "+1 555-000-0001"
         public var verifiedName = "Moeen Test Centre"
         public var qualityRating = "GREEN"
-        /// Recipients (digits) answered with 131026 "Message undeliverable".
+        /// Recipients (digits) answered with 131026 "Message undeliverable" (as are the E.164 numbers of the fault
+        /// plan's `rejectRecipients`).
         public var undeliverable: Set<String> = []
         /// Accepted messages: (wamid, JSON body).
         public private(set) var sent: [(id: String, body: JSONValue)] = []
@@ -27,13 +28,14 @@ public final class WhatsAppStandIn: ProviderStandIn {
     let core = StandInCore(name: "whatsapp")
     public var faults: FaultInjector { core.faults }
     public var recorder: RequestRecorder { core.recorder }
+    public var sends: SendLog { core.sends }
     /// Graph API version in the path.
     public let version = "v17.0"
 
     public init() {}
 
     public func start(port: Int) async throws -> URL {
-        let state = state
+        let state = state, faults = core.faults, sends = core.sends
         return try await core.start(port: port, errorResponse: { status, _ in
             if status == .tooManyRequests {
                 return Self.graphError(.tooManyRequests, code: 130429,
@@ -41,6 +43,11 @@ public final class WhatsAppStandIn: ProviderStandIn {
             }
             return Self.graphError(status, code: 2, message: "Service temporarily unavailable",
                                    type: "OAuthException", transient: true)
+        }, sendKey: { request in
+            guard request.method == .POST, request.url.path.hasSuffix("/messages") else { return nil }
+            let body = Reply.jsonBody(request)
+            let text = body?["text"]?["body"]?.stringValue ?? body?["template"]?["name"]?.stringValue.map { "template:" + $0 }
+            return SendKey(to: body?["to"]?.stringValue.map { $0.hasPrefix("+") ? $0 : "+" + $0 }, text: text)
         }) { app in
             app.get(":version", ":phone") { request async -> Response in
                 if let failure = await Self.authenticate(request, state: state) { return failure }
@@ -64,9 +71,11 @@ public final class WhatsAppStandIn: ProviderStandIn {
                 guard let to = body["to"]?.stringValue, !to.isEmpty, to.allSatisfy(\.isNumber) else {
                     return Self.graphError(.badRequest, code: 100, message: "(#100) Invalid parameter")
                 }
-                if await state.undeliverable.contains(to) {
+                let rejected = await faults.rejectRecipients.contains("+" + to)
+                if await state.undeliverable.contains(to) || rejected {
                     return Self.graphError(.badRequest, code: 131026, message: "Message undeliverable",
-                                           type: "OAuthException")
+                                           type: "OAuthException",
+                                           details: "Message Undeliverable.")
                 }
                 let type = body["type"]?.stringValue ?? "text"
                 if type == "text", body["text"]?["body"]?.stringValue?.isEmpty != false {
@@ -77,6 +86,7 @@ public final class WhatsAppStandIn: ProviderStandIn {
                 }
                 let id = "wamid.FAKE" + Reply.hex(24).uppercased()
                 await state.record(id: id, body: body)
+                await sends.accepted(request, providerID: id)
                 return Reply.json(.ok, [
                     "messaging_product": "whatsapp",
                     "contacts": [["input": .string(to), "wa_id": .string(to)]],
@@ -116,13 +126,14 @@ public final class WhatsAppStandIn: ProviderStandIn {
     }
 
     static func graphError(_ status: HTTPStatus, code: Int, message: String, type: String = "OAuthException",
-                           subcode: Int? = nil, transient: Bool? = nil) -> Response {
+                           subcode: Int? = nil, transient: Bool? = nil, details: String? = nil) -> Response {
         var error: [String: JSONValue] = [
             "message": .string(message), "type": .string(type), "code": .number(code),
             "fbtrace_id": .string("AFakeTrace" + Reply.hex(8)),
         ]
         if let subcode { error["error_subcode"] = .number(subcode) }
         if let transient { error["is_transient"] = .bool(transient) }
+        if let details { error["error_data"] = ["messaging_product": "whatsapp", "details": .string(details)] }
         return Reply.json(status, ["error": .object(error)])
     }
 }

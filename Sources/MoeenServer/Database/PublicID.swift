@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The original system's readable identifiers: `int_20261129_1a2b3c4d` (prefix, UTC date, 8 hex digits).
 public enum PublicID {
@@ -27,10 +30,11 @@ public enum PublicID {
     /// - Parameter randomHexDigits: 8 as the original; tables that grow by thousands a day (messages) use more,
     ///   so two rows of one day practically never draw the same id.
     public static func make(_ prefix: Prefix, at date: Date = Date(), randomHexDigits: Int = 8) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        let day = String(format: "%04d%02d%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
+        // The UTC day by arithmetic (no Calendar per id: this runs for every message and webhook event).
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let day = String(format: "%04d%02d%02d", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday))
         var random = ""
         while random.count < randomHexDigits {
             random += String(format: "%08x", UInt32.random(in: .min ... .max))

@@ -2,6 +2,7 @@ import Crypto
 import Fluent
 import Foundation
 import MoeenCore
+import Synchronization
 import Vapor
 
 /// Accepts a message into the outbox: the idempotency check, validation (422 naming each field), the
@@ -21,6 +22,8 @@ struct MessageIntake {
     struct Outcome {
         let message: OutboundMessage
         let replayed: Bool
+        /// The new message's `queued` event (so the answer needs no second read); `nil` for a replay.
+        var event: MessageEvent? = nil
     }
 
     /// - Parameters:
@@ -40,6 +43,7 @@ struct MessageIntake {
         message.idempotencyKey = idempotencyKey
         message.requestHash = idempotencyKey == nil ? nil : requestHash
         message.createdBy = createdBy
+        let created = Mutex<MessageEvent?>(nil)
         do {
             try await db.transaction { tx in
                 try await message.create(on: tx)
@@ -47,8 +51,9 @@ struct MessageIntake {
                 if let next = message.nextAttemptAt, next > max(now, message.scheduledAt ?? now) {
                     detail = "held by quiet hours until \(Self.timestamp(next))"
                 }
-                try await MessageEvent(messageID: try message.requireID(), at: now, status: .queued, source: source,
-                                       detail: detail).create(on: tx)
+                let event = MessageEvent(messageID: try message.requireID(), at: now, status: .queued, source: source, detail: detail)
+                try await event.create(on: tx)
+                created.withLock { $0 = event }
             }
         } catch where UniqueViolation.matches(error) {
             // Another request with the same key won the race: answer as if this one came second.
@@ -57,7 +62,7 @@ struct MessageIntake {
             }
             throw error
         }
-        return Outcome(message: message, replayed: false)
+        return Outcome(message: message, replayed: false, event: created.withLock { $0 })
     }
 
     /// The message an earlier request with `key` created: the same body answers it again, another body is 409.
@@ -82,9 +87,7 @@ struct MessageIntake {
     }
 
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        date.formatted(.iso8601)
     }
 
     // MARK: - Validation

@@ -33,7 +33,6 @@ struct MessageStore: Sendable {
     func claim(
         owner: String, limit: Int, now: Date, leaseUntil: Date, excluding: [UUID] = [], integration: UUID? = nil
     ) async throws -> [OutboundMessage] {
-        let sql = try sql
         let lock: SQLQueryString = db.isPostgres ? " FOR UPDATE SKIP LOCKED" : ""
         var scope: SQLQueryString
         if let integration {
@@ -57,13 +56,18 @@ struct MessageStore: Sendable {
             SET status = 'sending', lease_owner = \(bind: owner), lease_expires_at = \(bind: leaseUntil),
                 attempts = attempts + 1, updated_at = \(bind: now)
             """
-        let ids = try await sql.raw(Self.updatePicked(pick, set: set, expected: "status = 'queued'", postgres: db.isPostgres))
-            .all().map { try $0.decode(column: "id", as: UUID.self) }
-        guard !ids.isEmpty else { return [] }
-        let messages = try await OutboundMessage.query(on: db).filter(\.$id ~~ ids).all()
-        try await insertEvents(messages.map { message in
-            (try message.requireID(), MessageStatus.sending, "attempt \(message.attempts) of \(message.maxAttempts)")
-        }, at: now, source: .dispatcher)
+        // The claim and its `sending` events commit together.
+        let messages = try await db.transaction { tx -> [OutboundMessage] in
+            guard let sql = tx as? any SQLDatabase else { return [] }
+            let ids = try await sql.raw(Self.updatePicked(pick, set: set, expected: "status = 'queued'", postgres: tx.isPostgres))
+                .all().map { try $0.decode(column: "id", as: UUID.self) }
+            guard !ids.isEmpty else { return [] }
+            let messages = try await OutboundMessage.query(on: tx).filter(\.$id ~~ ids).all()
+            try await MessageStore(db: tx).insertEvents(messages.map { message in
+                (try message.requireID(), MessageStatus.sending, "attempt \(message.attempts) of \(message.maxAttempts)")
+            }, at: now, source: .dispatcher)
+            return messages
+        }
         return messages.sorted { ($0.nextAttemptAt ?? now) < ($1.nextAttemptAt ?? now) }
     }
 

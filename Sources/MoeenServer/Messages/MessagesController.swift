@@ -31,7 +31,11 @@ struct MessagesController: RouteCollection {
                 "message": .string(outcome.message.publicID), "channel": .string(outcome.message.channel),
             ])
         }
-        let dto = try await MessageDTO.one(outcome.message, masked: user.role == .viewer, on: req.db)
+        let dto = if let event = outcome.event {
+            try MessageDTO(outcome.message, events: [event], masked: user.role == .viewer)
+        } else {
+            try await MessageDTO.one(outcome.message, masked: user.role == .viewer, on: req.db)
+        }
         let response = try await dto.encodeResponse(status: .accepted, for: req)
         if outcome.replayed { response.headers.replaceOrAdd(name: "Idempotent-Replayed", value: "true") }
         return response
