@@ -64,8 +64,10 @@ struct StandInMiddleware: AsyncMiddleware {
             return errorResponse(.serviceUnavailable, nil)
         case .drop?:
             return Response(status: .ok, headers: ["Content-Type": "application/json"], body: .init(asyncStream: { writer in
-                try await writer.write(.buffer(ByteBuffer(string: "{\"partial\":")))
-                try await writer.write(.error(Abort(.internalServerError, reason: "connection dropped by fault injection")))
+                // Both writes are attempted whatever the client did meanwhile: a stream writer must end with
+                // `.end` or `.error`, even when the client has already hung up.
+                _ = try? await writer.write(.buffer(ByteBuffer(string: "{\"partial\":")))
+                _ = try? await writer.write(.error(Abort(.internalServerError, reason: "connection dropped by fault injection")))
             }, count: 512))
         }
     }

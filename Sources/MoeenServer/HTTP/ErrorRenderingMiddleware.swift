@@ -4,6 +4,7 @@ import MoeenSecrets
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import SQLiteNIO
 import Vapor
 
 /// Turns every thrown error into API.md's error shape with the right status. Bad input is a 4xx, never a 500;
@@ -82,6 +83,9 @@ struct ErrorRenderingMiddleware: AsyncMiddleware {
         case let error as ChannelError:
             if case .ioOnClosedChannel = error { return true }
             return false
+        case let error as SQLiteError:
+            // SQLite's writer lock held past the busy timeout: the database is overloaded, not the input bad.
+            return error.reason == .busy || error.reason == .locked
         default:
             return false
         }

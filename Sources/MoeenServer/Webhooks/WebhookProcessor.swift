@@ -249,8 +249,13 @@ final class WebhookProcessor: Sendable {
                 .filter(\.$providerMessageID ~~ providerIDs).first(),
               let messageID = message.id, let current = message.messageStatus
         else {
-            // The status may have overtaken the record of the send: wait a little before calling it unknown.
-            if now.timeIntervalSince(event.receivedAt) < Self.unknownMessageGrace {
+            // The status may have overtaken the record of its send (a send of this integration still in flight):
+            // then wait a little before calling it unknown; otherwise it is unknown now.
+            let inFlight = try await OutboundMessage.query(on: tx)
+                .filter(\.$integration.$id == event.integrationID)
+                .filter(\.$status == MessageStatus.sending.rawValue)
+                .count() > 0
+            if inFlight, now.timeIntervalSince(event.receivedAt) < Self.unknownMessageGrace {
                 event.processedAt = nil
                 event.processAfter = now.addingTimeInterval(2)
                 try await event.save(on: tx)

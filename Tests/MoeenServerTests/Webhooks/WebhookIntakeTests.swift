@@ -187,16 +187,26 @@ struct WebhookIntakeTests {
         }
     }
 
-    @Test("a status that arrives before its send is recorded waits, then applies; one for an unknown message is kept and marked so")
+    @Test("a status that may have overtaken its send's record waits while a send is in flight, then is marked unknown; with nothing in flight it is unknown at once")
     func unknownThenKnown() async throws {
-        try await Self.withWhatsApp { app, _, integration, _, _ in
-            let body = WebhookTestData.whatsAppStatus(id: "wamid.NOT_OURS", status: "delivered")
-            #expect(try await app.postWebhook("webhooks/whatsapp/\(integration)", body: body, headers: Self.signed(body)).status == .ok)
+        try await Self.withWhatsApp { app, admin, integration, _, _ in
+            let path = "webhooks/whatsapp/\(integration)"
+            let alone = WebhookTestData.whatsAppStatus(id: "wamid.NOT_OURS_1", status: "delivered")
+            #expect(try await app.postWebhook(path, body: alone, headers: Self.signed(alone)).status == .ok)
             try await app.processWebhooks()
-            let waiting = try #require(try await WebhookEvent.query(on: app.db).first())
+            #expect(try await WebhookEvent.query(on: app.db).first()?.outcome == "unknown_message")
+
+            // A send of this integration in flight (claimed, no outcome yet): a status it cannot match waits.
+            _ = try await app.sendMessage(["channel": "whatsapp", "to": "0551234567", "text": "in flight"], auth: admin)
+            let now = Date().addingTimeInterval(5)
+            _ = try await MessageStore(db: app.db).claim(owner: "elsewhere", limit: 10, now: now, leaseUntil: now.addingTimeInterval(60))
+            let early = WebhookTestData.whatsAppStatus(id: "wamid.NOT_OURS_2", status: "delivered")
+            #expect(try await app.postWebhook(path, body: early, headers: Self.signed(early)).status == .ok)
+            try await app.processWebhooks()
+            let waiting = try #require(try await WebhookEvent.query(on: app.db).filter(\.$eventID ~~ ["status:wamid.NOT_OURS_2:delivered:1767225600"]).first())
             #expect(waiting.outcome == nil)
             try await app.processWebhooks(now: Date().addingTimeInterval(60))
-            let marked = try #require(try await WebhookEvent.query(on: app.db).first())
+            let marked = try #require(try await WebhookEvent.query(on: app.db).filter(\.$eventID ~~ ["status:wamid.NOT_OURS_2:delivered:1767225600"]).first())
             #expect(marked.outcome == "unknown_message")
         }
     }
