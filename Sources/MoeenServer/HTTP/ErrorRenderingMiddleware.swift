@@ -74,8 +74,14 @@ struct ErrorRenderingMiddleware: AsyncMiddleware {
     static func isDatabaseUnavailable(_ error: any Error) -> Bool {
         switch error {
         case let error as PSQLError:
-            return [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed]
-                .contains(error.code)
+            if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed]
+                .contains(error.code) {
+                return true
+            }
+            // The server's own words for "going away": connection exceptions (08…) and operator intervention
+            // such as a shutdown or a start not finished yet (57P01–57P03).
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("08") || state.hasPrefix("57P")
         case is ConnectionPoolTimeoutError, is ConnectionPoolError, is NIOConnectionError:
             return true
         case let error as IOError:
