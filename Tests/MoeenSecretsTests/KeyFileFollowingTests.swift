@@ -70,7 +70,8 @@ struct KeyFileFollowingTests {
             #expect(try await running.generateDataKey().wrapped.keyVersion == 1)
             // The next look after the retry interval loads the repaired file.
             try SecureFile.replace(at: file, contents: good + "v2:\(randomMasterKey())\n")
-            let deadline = ContinuousClock.now + .seconds(10)
+            // A deadline, not a timing margin: the retry interval is 1 s; a loaded machine may take far longer.
+            let deadline = ContinuousClock.now + .seconds(60)
             while running.keyring.versions != [1, 2], ContinuousClock.now < deadline {
                 _ = running.reloadIfChanged()
                 try await Task.sleep(for: .milliseconds(50))

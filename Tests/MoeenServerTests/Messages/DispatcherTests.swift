@@ -197,6 +197,9 @@ struct DispatcherTests {
         try await withSMSFixture { fx in
             var settings = DeliverySettings.fastTests
             settings.shutdownGrace = .milliseconds(200)
+            // The hung send must still be in flight at the stop however slow the machine is: it never times out here.
+            settings.sendTimeout = .seconds(600)
+            settings.lease = .seconds(660)
             // The loop runs on the wall clock.
             let live = Dispatcher(db: fx.app.db, connectors: fx.app.connectors, secrets: { try fx.app.integrationSecrets },
                                   settings: settings, logger: Logger(label: "test.live"))
