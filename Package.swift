@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Tests only: parses the served OpenAPI document (OpenAPIDocumentTests).
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Vapor-free domain: catalogue, validation, health score, redaction, HTTP transport seam.
@@ -130,6 +132,7 @@ let package = Package(
                 "ProviderStandIns",
                 .product(name: "VaporTesting", package: "vapor"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Yams", package: "Yams"),
             ],
             exclude: ["__Snapshots__"],
             swiftSettings: strict

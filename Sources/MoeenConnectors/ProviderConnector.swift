@@ -7,6 +7,16 @@ public protocol ProviderConnector: Sendable {
     /// The non-destructive connection test of PROVIDERS.md (for Slack, a posted message).
     /// Never throws: every failure is a `ProbeResult` with `success == false` and an `error`.
     func probe(config: [String: String], timeout: Duration) async -> ProbeResult
+
+    /// The unattended check the scheduler runs every `MOEEN_HEALTH_INTERVAL`. It must never message anyone:
+    /// for every provider but Slack this is `probe`, which reads only; Slack overrides it.
+    func scheduledProbe(config: [String: String], timeout: Duration) async -> ProbeResult
+}
+
+extension ProviderConnector {
+    public func scheduledProbe(config: [String: String], timeout: Duration) async -> ProbeResult {
+        await probe(config: config, timeout: timeout)
+    }
 }
 
 /// A connector that delivers `ChannelMessage`s (WhatsApp, SMS, e-mail, Slack).

@@ -19,6 +19,37 @@ public struct SlackConnector: MessageSender {
         }
     }
 
+    /// Posts an empty payload `{}`, which Slack refuses without posting: a live webhook answers 400 `no_text`
+    /// (or `invalid_payload`), a removed or revoked one 404 `no_service` / 403 `invalid_token`, an archived
+    /// channel 410 `channel_is_archived` (PROVIDERS.md, Slack's incoming-webhook errors). So the scheduled
+    /// check proves the webhook is alive and posts nothing to the channel.
+    public func scheduledProbe(config: [String: String], timeout: Duration) async -> ProbeResult {
+        await context.probe(type, config: config, timeout: timeout) { call, settings throws(ProviderError) in
+            let url = try settings.required("webhook_url")
+            let response = try await call.send(
+                OutboundRequest(method: "POST", url: url, headers: [HTTPHelpers.jsonContentType],
+                                body: HTTPHelpers.json(.object([:]))),
+                displayURL: Self.displayURL(url))
+            let answer = response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard response.status == 400, Self.liveRefusals.contains(answer) else {
+                // 200 would mean the empty payload was posted; anything else is the webhook's own error.
+                if response.status == 200 {
+                    throw ProviderError(kind: .permanent, category: .invalidResponse,
+                                        message: "The webhook accepted an empty payload; it may not be a Slack incoming webhook",
+                                        httpStatus: 200)
+                }
+                throw Self.error(from: response, now: context.now())
+            }
+            let channel = settings["channel"] ?? "the webhook's channel"
+            return ProbeResult(success: true, message: "The webhook for \(channel) is live (nothing was posted)",
+                               statusCode: response.status,
+                               details: ["channel": .string(channel), "answer": .string(answer)])
+        }
+    }
+
+    /// What a live webhook answers to `{}`.
+    static let liveRefusals: Set<String> = ["no_text", "invalid_payload"]
+
     /// Posts `message.text` (the `to` field is ignored: the webhook decides the channel).
     public func send(_ message: ChannelMessage, config: [String: String], timeout: Duration)
         async throws(ProviderError) -> SendReceipt

@@ -14,6 +14,14 @@ import Foundation
 ///
 /// So one fresh failure among older successes pulls the score down hard, old failures fade,
 /// and slow-but-working providers lose at most 10 points.
+///
+/// **Delivery outcomes count too** (`compute(tests:deliveries:now:)`): the dispatcher's attempts of the
+/// last 24 hours — a send the provider accepted is a success; a retryable failure (5xx, 429, timeout,
+/// dropped connection) or a message given up as dead is a failure; a permanent refusal of one message
+/// (a bad number, an opted-out recipient) says nothing about the integration and is left out. The 20 most
+/// recent of them get the same recency weights (no latency penalty), and the score is the **mean of the
+/// test score and the delivery score**; with no attempts in the window it is the test score alone, and with
+/// attempts but no test yet, the delivery score alone.
 public enum HealthScore {
     /// How many of the most recent results count.
     public static let window = 20
@@ -44,6 +52,23 @@ public enum HealthScore {
         let score = (100 * ratio - penalty).rounded()
         return Int(min(100, max(0, score)))
     }
+
+    /// The score from recent tests and recent delivery attempts (see the type's documentation).
+    public static func compute(
+        tests: [(at: Date, success: Bool, durationMs: Int)],
+        deliveries: [(at: Date, success: Bool)],
+        now: Date
+    ) -> Int {
+        let recentDeliveries = deliveries.filter { now.timeIntervalSince($0.at) <= deliveryHorizon }
+        guard !recentDeliveries.isEmpty else { return compute(results: tests, now: now) }
+        let delivery = compute(results: recentDeliveries.map { (at: $0.at, success: $0.success, durationMs: 0) }, now: now)
+        guard !tests.isEmpty else { return delivery }
+        let test = compute(results: tests, now: now)
+        return Int((Double(test + delivery) / 2).rounded())
+    }
+
+    /// How far back delivery attempts count, in seconds (24 hours).
+    public static let deliveryHorizon: TimeInterval = 24 * 3600
 
     /// Points off for one successful answer that took `durationMs` (0…10).
     public static func latencyPenalty(durationMs: Int) -> Double {

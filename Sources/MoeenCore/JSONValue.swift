@@ -52,6 +52,9 @@ extension JSONValue: Codable {
             self = .string(value)
         } else if let value = try? container.decode(Decimal.self) {
             self = .number(value.description)
+        } else if let value = try? container.decode(Double.self), value.isFinite {
+            // Beyond Decimal's exponent range (`1e-175`, `1e300`): still a number, kept as its shortest text.
+            self = .number(value.description)
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else if let value = try? container.decode([String: JSONValue].self) {
@@ -67,7 +70,9 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let text):
-            if let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) {
+            if let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")), !value.isNaN {
+                try container.encode(value)
+            } else if let value = Double(text), value.isFinite {
                 try container.encode(value)
             } else {
                 try container.encode(text)

@@ -11,6 +11,8 @@ public final class SlackStandIn: ProviderStandIn {
         public var webhookPath = "/services/T00000000/B00000000/fakeWebhookSecret0000000"
         /// Answer `channel_is_archived` (410).
         public var archived = false
+        /// Answer `invalid_token` (403), as Slack does for a webhook whose token was revoked.
+        public var revoked = false
         /// Accepted posts (JSON bodies).
         public private(set) var posts: [JSONValue] = []
 
@@ -39,6 +41,7 @@ public final class SlackStandIn: ProviderStandIn {
         }) { app in
             app.post("services", "**") { request async -> Response in
                 guard request.url.path == (await state.webhookPath) else { return Reply.text(.notFound, "no_service") }
+                if await state.revoked { return Reply.text(.forbidden, "invalid_token") }
                 if await state.archived { return Reply.text(.gone, "channel_is_archived") }
                 guard let body = Reply.jsonBody(request), body.objectValue != nil else {
                     return Reply.text(.badRequest, "invalid_payload")

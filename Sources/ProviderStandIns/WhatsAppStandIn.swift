@@ -8,6 +8,8 @@ public final class WhatsAppStandIn: ProviderStandIn {
     /// Configurable account state.
     public actor State {
         public var accessToken = "fake-whatsapp-access-token"
+        /// Answer the right token as Meta answers an expired one: code 190, subcode 463, "Session has expired".
+        public var tokenExpired = false
         public var phoneNumberID = "100000000000001"
         public var displayPhoneNumber = "+1 555-000-0001"
         public var verifiedName = "Moeen Test Centre"
@@ -115,6 +117,10 @@ public final class WhatsAppStandIn: ProviderStandIn {
         }
         guard token == (await state.accessToken) else {
             return graphError(.unauthorized, code: 190, message: "Invalid OAuth access token - Cannot parse access token")
+        }
+        if await state.tokenExpired {
+            return graphError(.unauthorized, code: 190, message: "Error validating access token: Session has expired on "
+                + "Sunday, 29-Nov-26 08:00:00 PST. The current time is Sunday, 29-Nov-26 09:00:00 PST.", subcode: 463)
         }
         return nil
     }

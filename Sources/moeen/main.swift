@@ -16,11 +16,15 @@ enum Entrypoint {
         }
         // Logs go to stderr so that command output on stdout (tokens, tables) stays machine-readable.
         let level = Logger.Level(rawValue: Environment.get("LOG_LEVEL")?.lowercased() ?? "") ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        // LOG_FORMAT=json: one JSON object per line. Read here because logging starts before the configuration.
+        let format: LogFormat
+        do {
+            format = try LogFormat.parse(ProcessInfo.processInfo.environment)
+        } catch {
+            FileHandle.standardError.write(Data("moeen: \(error)\n".utf8))
+            exit(1)
         }
+        LoggingSystem.bootstrap { label in format.makeHandler(label: label, level: level) }
 
         let app: Application
         do {
@@ -31,6 +35,7 @@ enum Entrypoint {
         }
         do {
             try await configure(app)
+            app.bootstrapProcessMetrics()
             app.asyncCommands.use(SandboxCommand(), as: "sandbox")
             try await ServeStartup.prepare(app, arguments: env.arguments)
             try await app.execute()

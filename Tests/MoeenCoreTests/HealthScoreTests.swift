@@ -39,4 +39,22 @@ struct HealthScoreTests {
         results += (0..<50).map { (at: now.addingTimeInterval(Double(-100 - $0)), success: false, durationMs: 10) }
         #expect(HealthScore.compute(results: results, now: now) == 100)
     }
+
+    @Test("delivery outcomes count: the mean of the test score and the delivery score")
+    func deliveries() {
+        let tests = [(at: now, success: true, durationMs: 100)]
+        // No attempts in the last 24 hours: the test score alone.
+        let old = [(at: now.addingTimeInterval(-25 * 3600), success: false)]
+        #expect(HealthScore.compute(tests: tests, deliveries: old, now: now) == 100)
+        #expect(HealthScore.compute(tests: tests, deliveries: [], now: now) == 100)
+        // Every recent attempt failed: (100 + 0) / 2.
+        let failing = (0..<5).map { (at: now.addingTimeInterval(Double(-$0)), success: false) }
+        #expect(HealthScore.compute(tests: tests, deliveries: failing, now: now) == 50)
+        // Recency weights as for tests: a fresh failure and a success two hours old → 20; mean with 100 → 60.
+        let mixed = [(at: now, success: false), (at: now.addingTimeInterval(-7200), success: true)]
+        #expect(HealthScore.compute(tests: tests, deliveries: mixed, now: now) == 60)
+        // Attempts but never tested: the delivery score alone.
+        #expect(HealthScore.compute(tests: [], deliveries: [(at: now, success: true)], now: now) == 100)
+        #expect(HealthScore.compute(tests: [], deliveries: [], now: now) == 0)
+    }
 }

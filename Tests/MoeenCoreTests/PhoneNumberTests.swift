@@ -31,6 +31,39 @@ struct PhoneNumberTests {
         #expect(PhoneNumber.normalizeE164(raw) == "+966551234567")
     }
 
+    @Test("the forms staff type for a 050 mobile all give one E.164 number", arguments: [
+        ("0501234567", "+966501234567"),
+        ("501234567", "+966501234567"),
+        ("966501234567", "+966501234567"),
+        ("00966501234567", "+966501234567"),
+        ("+966501234567", "+966501234567"),
+        ("+966 50 123 4567", "+966501234567"),
+        ("050 123 4567", "+966501234567"),
+        ("٠٥٠١٢٣٤٥٦٧", "+966501234567"),
+        ("0591234567", "+966591234567"),
+    ])
+    func mobileForms(raw: String, expected: String) {
+        #expect(PhoneNumber.normalizeE164(raw) == expected)
+    }
+
+    @Test("near misses of a 050 mobile are refused, never guessed", arguments: [
+        "050123456",
+        "05012345678",
+        "50123456",
+        "5012345678",
+        "+966 50 123 456",
+        "+966 050 123 4567",
+        "0966501234567",
+        "00966 050 123 4567",
+        "050-123-4567 x1",
+        "phone: 0501234567",
+        "+966",
+        "0",
+    ])
+    func mobileNearMisses(raw: String) {
+        #expect(PhoneNumber.normalizeE164(raw) == nil)
+    }
+
     @Test("Saudi landlines and unified numbers")
     func saudiOtherNumbers() {
         #expect(PhoneNumber.normalizeE164("011 234 5678") == "+966112345678")

@@ -89,9 +89,10 @@ class Server:
                               cwd=self.workdir, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def server(artifacts):
-    workdir = tempfile.mkdtemp(prefix="moeen-e2e-")
+def running_server(artifacts, name="server", extra_env=None):
+    """Starts `moeen serve` on a free port with its own SQLite file (loopback-only outbound calls), waits for its
+    setup link and /health, yields a Server, and stops it. `extra_env` adds or overrides settings."""
+    workdir = tempfile.mkdtemp(prefix=f"moeen-e2e-{name}-")
     port = free_port()
     env = dict(os.environ)
     env.update({
@@ -102,9 +103,10 @@ def server(artifacts):
         "MOEEN_BCRYPT_COST": "10",
         "LOG_LEVEL": "info",
     })
+    env.update(extra_env or {})
     env.pop("DATABASE_URL", None)
     env.pop("MOEEN_PUBLIC_URL", None)
-    log = open(artifacts / "server.log", "w")
+    log = open(artifacts / f"{name}.log", "w")
     process = subprocess.Popen([MOEEN, "serve", "--hostname", "127.0.0.1", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=workdir)
     lines = []
@@ -125,6 +127,11 @@ def server(artifacts):
         stop(process)
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server(artifacts):
+    yield from running_server(artifacts)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ func registerAdminPages(_ app: Application) throws {
     try pages.register(collection: OptOutsPageController())
     try pages.register(collection: InboundMessagesPageController())
     try pages.register(collection: UsersPageController())
+    try pages.register(collection: AlertsPageController())
 }
 
 /// The stylesheet and script of the admin pages, read once at boot.

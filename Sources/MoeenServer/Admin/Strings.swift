@@ -6,6 +6,7 @@ enum Strings {
     /// The frame, sign-in, setup, integrations, users, alerts and security; the messaging pages' strings are in
     /// `Strings+Messaging.swift`.
     static let table: [String: (ar: String, en: String)] = coreTable.merging(messagingTable) { core, _ in core }
+        .merging(alertsTable) { core, _ in core }
 
     static let coreTable: [String: (ar: String, en: String)] = [
         // Frame
@@ -88,6 +89,11 @@ enum Strings {
         "integrations_enabled": ("التكاملات المفعّلة", "Enabled integrations"),
         "integrations_healthy": ("التكاملات السليمة", "Healthy integrations"),
         "health_interval": ("فترة فحص السلامة", "Health check interval"),
+        "scheduled_checks": ("الفحوص المجدولة", "Scheduled checks"),
+        "scheduled_checks_none": ("لم يُجرَ أي فحص بعد", "none has run yet"),
+        "scheduled_checks_last": ("آخر فحص:", "last finished"),
+        "retention": ("مدة الاحتفاظ بالسجلات", "Logs and events kept for"),
+        "days": ("يوماً", "days"),
         "seconds": ("ثانية", "seconds"),
 
         // Integrations list

@@ -29,6 +29,8 @@ public struct MoeenConfiguration: Sendable {
     public var allowPrivateTargets: Bool
     public var autoMigrate: Bool
     public var logLevel: Logger.Level
+    /// `LOG_FORMAT`: `text` (default) or `json` (one object per line); the executable bootstraps logging with it.
+    public var logFormat: LogFormat = .text
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
     public var metricsToken: String?
     /// The total time one provider call may take (PROVIDERS.md: 15 s; tests shorten it).
@@ -42,6 +44,8 @@ public struct MoeenConfiguration: Sendable {
     public var trustedProxies: [IPNetwork] = []
     /// How messages are dispatched and retried (`MOEEN_DISPATCH*`, `MOEEN_RETRY_*`, `MOEEN_SEND_TIMEOUT`).
     public var delivery = DeliverySettings()
+    /// The scheduler and retention (`MOEEN_SCHEDULER`, `MOEEN_RETENTION_DAYS`).
+    public var monitoring = MonitoringSettings()
     /// The full environment the configuration came from (key providers read their own settings from it).
     public var environment: [String: String]
 
@@ -167,6 +171,7 @@ public struct MoeenConfiguration: Sendable {
         }
 
         config.metricsToken = nonEmpty(env["MOEEN_METRICS_TOKEN"])
+        config.logFormat = try LogFormat.parse(env)
         if let raw = nonEmpty(env["MOEEN_BCRYPT_COST"]) {
             guard let cost = Int(raw), (10...16).contains(cost) else {
                 throw ConfigurationError(variable: "MOEEN_BCRYPT_COST", message: "must be a whole number from 10 to 16 (got \"\(raw)\")")
@@ -174,6 +179,7 @@ public struct MoeenConfiguration: Sendable {
             config.passwordHashCost = cost
         }
         config.delivery = try DeliverySettings.parse(env)
+        config.monitoring = try MonitoringSettings.parse(env)
         return config
     }
 

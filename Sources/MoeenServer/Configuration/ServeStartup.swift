@@ -28,6 +28,8 @@ public enum ServeStartup {
         if config.delivery.dispatch {
             try app.startDispatcher()
         }
+        // Scheduled health checks, alert evaluation and retention (each period once across processes).
+        app.startScheduler()
         if let token = try await SetupLinks.issueIfNeeded(on: app.db) {
             let base = config.publicURL ?? baseURL(from: arguments)
             let link = "\(base)/setup?token=\(token)"

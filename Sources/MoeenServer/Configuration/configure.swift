@@ -16,7 +16,12 @@ public func configure(_ app: Application, configuration: MoeenConfiguration? = n
     app.readiness = Readiness()
     app.logger.logLevel = config.logLevel
 
+    // This application's own metrics registry (tests run many applications in one process).
+    app.metrics = MoeenMetrics()
+    // HTTPMetricsMiddleware counts requests (by route template) instead of Vapor's own swift-metrics series.
+    app.http.server.configuration.reportMetrics = false
     app.middleware = Middlewares()
+    app.middleware.use(HTTPMetricsMiddleware(metrics: app.metrics))
     app.middleware.use(ErrorRenderingMiddleware())
     app.routes.defaultMaxBodySize = "1mb"
 

@@ -37,4 +37,9 @@ func registerMigrations(_ migrations: Migrations) {
     migrations.add(CreateWebhookEvents())
     migrations.add(CreateInboundMessages())
     migrations.add(CreateWebhookRejections())
+    migrations.add(CreateAlertTables())
+    migrations.add(CreateScheduledJobs())
+    migrations.add(UpdateIntegrationConfigsAddCredentialsExpireAt())
+    migrations.add(UpdateRecordsAddSearchText())
+    migrations.add(UpdateOutboundMessagesAddContact())
 }

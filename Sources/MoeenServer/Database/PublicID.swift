@@ -25,6 +25,8 @@ public enum PublicID {
         case optOut = "opt"
         case webhookEvent = "whe"
         case inboundMessage = "inm"
+        case alertRule = "alr"
+        case alert = "alt"
     }
 
     /// - Parameter randomHexDigits: 8 as the original; tables that grow by thousands a day (messages) use more,

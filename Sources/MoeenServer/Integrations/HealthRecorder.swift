@@ -6,9 +6,10 @@ import MoeenCore
 /// Keeps an integration's health after each test: `last_test_*`, `status`, `health_score` and a point in
 /// `integration_health_history`.
 ///
-/// The score is `HealthScore.compute` over the integration's most recent tests (see its documentation:
-/// the last 20 results, each weighted by recency with a one-hour half-life, failures counting as zero and
-/// slow answers losing up to 10 points; 0 when never tested). Tests of unsaved settings never count.
+/// The score is `HealthScore.compute(tests:deliveries:now:)` over the integration's most recent tests and
+/// delivery attempts (see its documentation: the last 20 of each, weighted by recency with a one-hour
+/// half-life, failures counting as zero, slow answers losing up to 10 points; the mean of the two when
+/// messages were attempted in the last 24 hours; 0 when never tested). Tests of unsaved settings never count.
 struct HealthRecorder {
     let db: any Database
 
@@ -16,8 +17,10 @@ struct HealthRecorder {
     func record(_ row: IntegrationConfig, status: String, message: String, at now: Date) async throws -> Int {
         let rowID = try row.requireID()
         let recent = try await Self.recentResults(of: rowID, on: db)
+        let deliveries = try await Self.recentDeliveries(of: rowID, on: db, now: now)
         let score = HealthScore.compute(
-            results: recent.map { (at: $0.createdAt ?? now, success: $0.status == "success", durationMs: $0.durationMs ?? 0) },
+            tests: recent.map { (at: $0.createdAt ?? now, success: $0.status == "success", durationMs: $0.durationMs ?? 0) },
+            deliveries: deliveries,
             now: now
         )
         row.lastTestAt = now
@@ -71,5 +74,26 @@ struct HealthRecorder {
             .orderBy("created_at", .descending)
             .limit(HealthScore.window)
             .all(decoding: RecentResult.self)
+    }
+
+    /// One dispatcher outcome, as the score needs it.
+    private struct DeliveryRow: Decodable {
+        let at: Date
+        let status: String
+    }
+
+    /// The dispatcher's last `HealthScore.window` attempts of the integration within the last 24 hours,
+    /// newest first: `sent` a success; a scheduled retry (`queued` with "retry at …") or `dead` a failure.
+    /// Permanent refusals of one message (`failed`) are left out: they are the message's, not the channel's.
+    static func recentDeliveries(of rowID: UUID, on db: any Database, now: Date) async throws -> [(at: Date, success: Bool)] {
+        guard let sql = db as? any SQLDatabase else { return [] }
+        let since = now.addingTimeInterval(-HealthScore.deliveryHorizon)
+        let rows = try await sql.raw("""
+            SELECT e.at, e.status FROM message_events e JOIN outbound_messages m ON m.id = e.message_id
+            WHERE m.integration_config_id = \(bind: rowID) AND e.source = 'dispatcher' AND e.at >= \(bind: since)
+              AND (e.status IN ('sent', 'dead') OR (e.status = 'queued' AND e.detail LIKE 'retry at %'))
+            ORDER BY e.at DESC LIMIT \(unsafeRaw: String(HealthScore.window))
+            """).all(decoding: DeliveryRow.self)
+        return rows.map { (at: $0.at, success: $0.status == "sent") }
     }
 }

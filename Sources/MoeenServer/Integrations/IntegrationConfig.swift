@@ -20,6 +20,8 @@ final class IntegrationConfig: Model, @unchecked Sendable {
     @OptionalField(key: "last_test_message") var lastTestMessage: String?
     @Field(key: "health_score") var healthScore: Int
     @Field(key: "metadata") var metadata: JSONValue
+    /// When the credentials stop (or stopped) working; see `CredentialExpiry`.
+    @OptionalField(key: "credentials_expire_at") var credentialsExpireAt: Date?
     @OptionalParent(key: "created_by") var createdBy: User?
     @OptionalParent(key: "updated_by") var updatedBy: User?
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?

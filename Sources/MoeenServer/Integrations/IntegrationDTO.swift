@@ -24,6 +24,8 @@ struct IntegrationDTO: Content {
     let deliveryState: String?
     let deliveryStateReason: String?
     let deliveryStateUntil: Date?
+    /// When the credentials stop (or stopped) working, if known (`CredentialExpiry`).
+    let credentialsExpireAt: Date?
     let createdAt: Date?
     let updatedAt: Date?
 
@@ -32,6 +34,7 @@ struct IntegrationDTO: Content {
         case deliveryState = "delivery_state"
         case deliveryStateReason = "delivery_state_reason"
         case deliveryStateUntil = "delivery_state_until"
+        case credentialsExpireAt = "credentials_expire_at"
         case publicID = "public_id"
         case integrationType = "integration_type"
         case isEnabled = "is_enabled"
@@ -64,6 +67,7 @@ struct IntegrationDTO: Content {
         try c.encode(deliveryState, forKey: .deliveryState)
         try c.encode(deliveryStateReason, forKey: .deliveryStateReason)
         try c.encode(deliveryStateUntil, forKey: .deliveryStateUntil)
+        try c.encode(credentialsExpireAt, forKey: .credentialsExpireAt)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(updatedAt, forKey: .updatedAt)
     }
@@ -97,6 +101,7 @@ struct IntegrationDTO: Content {
         self.deliveryState = sends ? (delivery?.state ?? "active") : nil
         self.deliveryStateReason = sends ? delivery?.reason : nil
         self.deliveryStateUntil = sends ? delivery?.until : nil
+        self.credentialsExpireAt = row.credentialsExpireAt
         self.createdAt = row.createdAt
         self.updatedAt = row.updatedAt
     }

@@ -15,6 +15,10 @@ struct IntegrationTestRequest: Sendable {
     /// `connection` (default; never messages anyone) or `send_message`.
     var testType: String
     var recipient: String?
+    /// Set for the scheduler's unattended check (`test_type` `health_check`, no user): it runs the
+    /// connector's `scheduledProbe`, which never messages anyone, and records incomplete settings as a
+    /// failed check instead of refusing them.
+    var scheduled: Scheduler.ScheduledRun? = nil
 }
 
 /// Runs a test against the provider and records it: resolve and validate the settings, mark the row
@@ -35,6 +39,7 @@ struct IntegrationTester {
     let connectors: ConnectorRegistry
     let providerTimeout: Duration
     let logger: Logger
+    let metrics: MoeenMetrics
 
     init(app: Application, logger: Logger? = nil) throws {
         db = app.db
@@ -42,6 +47,7 @@ struct IntegrationTester {
         connectors = app.connectors
         providerTimeout = app.moeenConfiguration.providerTimeout
         self.logger = logger ?? app.logger
+        metrics = app.metrics
     }
 
     init(req: Request) throws {
@@ -50,9 +56,13 @@ struct IntegrationTester {
         connectors = req.application.connectors
         providerTimeout = req.application.moeenConfiguration.providerTimeout
         logger = req.logger
+        metrics = req.application.metrics
     }
 
     static let testTypes = ["connection", "send_message"]
+    /// The scheduler's test type (the original's value); never accepted from a request.
+    static let healthCheck = "health_check"
+
 
     /// The longest a request/response field of a test log may be once encoded (longer ones are cut, visibly).
     static let logFieldLimit = 16 * 1024
@@ -60,14 +70,18 @@ struct IntegrationTester {
     static let errorMessageLimit = 2000
 
     func run(_ request: IntegrationTestRequest, by user: AuthenticatedUser?) async throws -> TestResultDTO {
-        guard Self.testTypes.contains(request.testType) else {
+        guard Self.testTypes.contains(request.testType) || (request.scheduled != nil && request.testType == Self.healthCheck) else {
             throw APIError.validation(field: "test_type", "must be one of \(Self.testTypes.joined(separator: ", "))")
         }
         let resolved = try await resolveSettings(request)
         let settings = resolved.settings
         let problems = IntegrationCatalog.validate(type: request.type, config: settings)
-        guard problems.isEmpty else {
-            throw APIError.validation(Dictionary(uniqueKeysWithValues: problems.map { ("config.\($0.key)", $0.value) }))
+        var incomplete: String?
+        if !problems.isEmpty {
+            guard request.scheduled != nil else {
+                throw APIError.validation(Dictionary(uniqueKeysWithValues: problems.map { ("config.\($0.key)", $0.value) }))
+            }
+            incomplete = "The settings are incomplete: " + problems.keys.sorted().map { "\($0) \(problems[$0] ?? "")" }.joined(separator: "; ")
         }
         let recipient = try validatedRecipient(request)
         let testsStoredSettings = resolved.testsStoredSettings
@@ -78,7 +92,8 @@ struct IntegrationTester {
             try await row.save(on: db)
         }
 
-        let outcome = await execute(request.type, settings: settings, testType: request.testType, recipient: recipient)
+        let outcome = if let incomplete { TestOutcome.failure(incomplete) }
+            else { await execute(request.type, settings: settings, testType: request.testType, recipient: recipient) }
         let redactor = Redactor(secrets: IntegrationCatalog.secretFieldNames(for: request.type).compactMap { settings[$0] })
 
         var logID: UUID?
@@ -94,6 +109,13 @@ struct IntegrationTester {
             var requestData = outcome.requestData(settings: settings, type: request.type, recipient: recipient)
             if case .object(var object) = requestData {
                 object["config_source"] = .string(log.configSource)
+                if let run = request.scheduled {
+                    object["scheduled"] = .object([
+                        "due_at": .string(MessageIntake.timestamp(run.dueAt)),
+                        "claimed_at": .string(MessageIntake.timestamp(run.claimedAt)),
+                        "process": .string(run.process),
+                    ])
+                }
                 requestData = .object(object)
             }
             log.requestData = redactor.redact(requestData).capped(bytes: Self.logFieldLimit)
@@ -117,7 +139,9 @@ struct IntegrationTester {
                 throw error
             }
             logID = log.id
+            await CredentialExpiry.markIfExpired(outcome, type: request.type, row: testsStoredSettings ? row : nil, on: db, logger: logger)
         }
+        metrics.integrationTest(type: request.type.rawValue, testType: request.testType, status: outcome.status, durationMs: outcome.durationMs)
         logger.info("integration test", metadata: [
             "integration": .string(row?.publicID ?? "unsaved"), "type": .string(request.type.rawValue),
             "test_type": .string(request.testType), "status": .string(outcome.status), "duration_ms": .stringConvertible(outcome.durationMs),
@@ -153,6 +177,9 @@ struct IntegrationTester {
     private func execute(_ type: IntegrationType, settings: [String: String], testType: String, recipient: String?) async -> TestOutcome {
         if testType == "connection" {
             return TestOutcome(probe: await connectors.connector(for: type).probe(config: settings, timeout: providerTimeout))
+        }
+        if testType == Self.healthCheck {
+            return TestOutcome(probe: await connectors.connector(for: type).scheduledProbe(config: settings, timeout: providerTimeout))
         }
         guard let sender = connectors.sender(for: type) else {
             return TestOutcome.failure("This integration cannot send messages.")

@@ -12,6 +12,8 @@ struct IntegrationPatch: Sendable {
     /// hint (`"…9f2c"`) or `{"set": true}` keep it; `null` clears it.
     var config: [String: JSONValue]?
     var isEnabled: Bool?
+    /// `credentials_expire_at`: `nil` keeps it (see `CredentialExpiry.Change`).
+    var credentialsExpireAt: CredentialExpiry.Change? = nil
 }
 
 /// Creates, changes and deletes integration rows: validation first (422 naming each field), then one
@@ -21,7 +23,7 @@ struct IntegrationWriter {
 
     func create(
         type rawType: String, name rawName: String, description: String?, config: JSONValue?, isEnabled: Bool?,
-        by user: AuthenticatedUser
+        credentialsExpireAt: CredentialExpiry.Change? = nil, by user: AuthenticatedUser
     ) async throws -> IntegrationConfig {
         var problems: [String: String] = [:]
         let type = IntegrationType(rawValue: rawType)
@@ -36,6 +38,7 @@ struct IntegrationWriter {
         case .some(.object(let object)): incoming = object
         default: problems["config"] = "must be an object"
         }
+        if case .invalid(let problem)? = credentialsExpireAt { problems[CredentialExpiry.field] = problem }
         guard let type, problems.isEmpty else { throw APIError.validation(problems) }
         try await ensureUnique(type: type, name: name, except: nil)
 
@@ -51,6 +54,7 @@ struct IntegrationWriter {
         row.status = row.isEnabled ? "active" : "inactive"
         row.healthScore = 0
         row.metadata = .object([:])
+        if case .set(let date)? = credentialsExpireAt { row.credentialsExpireAt = date }
         row.$createdBy.id = user.id
         row.$updatedBy.id = user.id
 
@@ -78,6 +82,7 @@ struct IntegrationWriter {
         if let newName = patch.name?.trimmingCharacters(in: .whitespacesAndNewlines) {
             if let problem = Self.nameProblem(newName) { problems["name"] = problem } else { name = newName }
         }
+        if case .invalid(let problem)? = patch.credentialsExpireAt { problems[CredentialExpiry.field] = problem }
         guard problems.isEmpty else { throw APIError.validation(problems) }
         if name != row.name { try await ensureUnique(type: type, name: name, except: try row.requireID()) }
 
@@ -88,6 +93,8 @@ struct IntegrationWriter {
         )
         row.name = name
         if let description = patch.description { row.description = description.isEmpty ? nil : description }
+        if case .set(let date)? = patch.credentialsExpireAt { row.credentialsExpireAt = date }
+        if case .clear? = patch.credentialsExpireAt { row.credentialsExpireAt = nil }
         if let isEnabled = patch.isEnabled {
             row.isEnabled = isEnabled
             if !isEnabled || row.status == "inactive" {
@@ -255,6 +262,7 @@ enum AuditRedaction {
             "config": StoredConfig(row.config).auditView,
             "status": .string(row.status),
             "is_enabled": .bool(row.isEnabled),
+            "credentials_expire_at": row.credentialsExpireAt.map { .string(MessageIntake.timestamp($0)) } ?? .null,
         ]
     }
 }

@@ -65,7 +65,7 @@ struct IntegrationsController: RouteCollection {
         let user = try req.currentUser
         let row = try await IntegrationWriter(req: req).create(
             type: input.integrationType, name: input.name, description: input.description,
-            config: input.config, isEnabled: input.isEnabled, by: user
+            config: input.config, isEnabled: input.isEnabled, credentialsExpireAt: CredentialExpiry.requested(req), by: user
         )
         return try await IntegrationDTO(row, publicURL: req.moeenConfiguration.publicURL)
             .encodeResponse(status: .created, for: req)
@@ -93,7 +93,8 @@ struct IntegrationsController: RouteCollection {
         case .some(.object(let object)): config = object
         default: throw APIError.validation(field: "config", "must be an object")
         }
-        let patch = IntegrationPatch(name: input.name, description: input.description, config: config, isEnabled: input.isEnabled)
+        var patch = IntegrationPatch(name: input.name, description: input.description, config: config, isEnabled: input.isEnabled)
+        patch.credentialsExpireAt = CredentialExpiry.requested(req)
         let updated = try await IntegrationWriter(req: req).update(row, patch, by: try req.currentUser)
         return try await IntegrationDTO.one(updated, publicURL: req.moeenConfiguration.publicURL, on: req.db)
     }

@@ -114,10 +114,14 @@ extension Dispatcher {
             to: message.recipient, text: message.text, subject: message.subject, html: message.html,
             template: message.template.flatMap(Self.template),
             statusCallback: channel == .sms ? publicURL.flatMap { WebhookPaths.url(base: $0, type: integration.integrationType, publicID: integration.publicID) } : nil)
+        let sendStarted = ContinuousClock.now
         do {
             let receipt = try await sender.send(outgoing, config: config, timeout: settings.sendTimeout)
+            metrics?.dispatchAttempt(channel: channel.rawValue, outcome: "sent", duration: ContinuousClock.now - sendStarted)
             return (.sent(providerMessageID: receipt.providerMessageId), .success)
         } catch {
+            metrics?.dispatchAttempt(channel: channel.rawValue, outcome: MoeenMetrics.snakeCase(error.category.rawValue),
+                                     duration: ContinuousClock.now - sendStarted)
             let text = Self.describe(error, recipient: message.recipient)
             if error.isRetryable {
                 let outcome = retryOrDead(message, error: text, code: error.code, retryAfter: error.retryAfter)
@@ -127,6 +131,7 @@ extension Dispatcher {
                 }
                 return (outcome, .failure(reason: text, opensAtOnce: false))
             }
+            await CredentialExpiry.markIfExpired(error, type: channel.integrationType, row: integration, on: db, logger: logger, at: clock())
             let effect: PolicyEffect = error.category == .credentials ? .failure(reason: text, opensAtOnce: true) : .none
             return (.failed(error: text, code: error.code), effect)
         }

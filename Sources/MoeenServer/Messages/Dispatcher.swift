@@ -26,6 +26,8 @@ final class Dispatcher: Sendable {
     let preferences: CentrePreferencesCache
     /// `MOEEN_PUBLIC_URL`: when set, SMS sends ask Twilio to post delivery updates to the integration's webhook.
     let publicURL: String?
+    /// Where each provider call is counted and timed (`moeen_dispatch_attempts_total`); none in bare tests.
+    let metrics: MoeenMetrics?
 
     struct State {
         var stopping = false
@@ -40,8 +42,9 @@ final class Dispatcher: Sendable {
         settings: DeliverySettings, clock: @escaping @Sendable () -> Date = { Date() },
         sleeper: @escaping @Sendable (Duration) async -> Void = { try? await Task.sleep(for: $0) },
         preferences: CentrePreferencesCache = CentrePreferencesCache(), publicURL: String? = nil, logger: Logger,
-        owner: String? = nil
+        owner: String? = nil, metrics: MoeenMetrics? = nil
     ) {
+        self.metrics = metrics
         self.publicURL = publicURL
         self.db = db
         self.connectors = connectors

@@ -14,7 +14,7 @@ extension Application {
             let dispatcher = Dispatcher(
                 db: db, connectors: connectors, secrets: { try app.integrationSecrets },
                 settings: moeenConfiguration.delivery, preferences: centrePreferences,
-                publicURL: moeenConfiguration.publicURL, logger: Logger(label: "moeen.dispatcher"))
+                publicURL: moeenConfiguration.publicURL, logger: Logger(label: "moeen.dispatcher"), metrics: metrics)
             storage[DispatcherKey.self] = dispatcher
             return dispatcher
         }
@@ -49,12 +49,13 @@ struct DispatcherShutdown: LifecycleHandler {
 struct WorkerCommand: AsyncCommand {
     struct Signature: CommandSignature {}
 
-    var help: String { "Runs the message dispatcher without the HTTP server (scale workers apart from web processes)" }
+    var help: String { "Runs the message dispatcher and the scheduler without the HTTP server (scale workers apart from web processes)" }
 
     func run(using context: CommandContext, signature: Signature) async throws {
         let app = context.application
         try app.startDispatcher()
-        context.console.print("Dispatcher running; press Ctrl-C to stop.")
+        app.startScheduler()
+        context.console.print("Dispatcher and scheduler running; press Ctrl-C to stop.")
         await SignalWait.untilInterrupted()
     }
 }

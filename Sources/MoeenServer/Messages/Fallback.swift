@@ -57,6 +57,7 @@ struct Fallback {
             child.channel = channel.rawValue
             child.$integration.id = try integration.requireID()
             child.patientID = parent.patientID
+            child.contactID = parent.contactID
             child.parentID = parentID
             child.recipient = recipient
             child.text = parent.text
@@ -77,6 +78,8 @@ struct Fallback {
                 child.fallbackDueAt = parent.fallbackAfter.map { now.addingTimeInterval(TimeInterval($0)) }
             }
             try await child.create(on: tx)
+            // A message to a CRM contact is an activity of theirs, the fallback too.
+            if child.contactID != nil { try await MessageIntake.recordContactActivity(child, createdBy: child.createdBy, on: tx) }
             try await store.insertEvents([(try child.requireID(), .queued, "fallback from \(parent.publicID): \(reason)")],
                                          at: now, source: .dispatcher)
             try await parentEvent("fallback: \(child.publicID) on \(channel.rawValue) (\(reason))")

@@ -18,6 +18,7 @@ struct MessageDTO: Content {
     let channel: String
     let integrationConfigID: UUID
     let patientID: UUID?
+    let contactID: UUID?
     let parentID: UUID?
     let to: String
     let text: String?
@@ -63,6 +64,7 @@ struct MessageDTO: Content {
         case publicID = "public_id"
         case integrationConfigID = "integration_config_id"
         case patientID = "patient_id"
+        case contactID = "contact_id"
         case parentID = "parent_id"
         case maxAttempts = "max_attempts"
         case nextAttemptAt = "next_attempt_at"
@@ -89,6 +91,7 @@ struct MessageDTO: Content {
         try c.encode(channel, forKey: .channel)
         try c.encode(integrationConfigID, forKey: .integrationConfigID)
         try c.encode(patientID, forKey: .patientID)
+        try c.encode(contactID, forKey: .contactID)
         try c.encode(parentID, forKey: .parentID)
         try c.encode(to, forKey: .to)
         try c.encode(text, forKey: .text)
@@ -125,6 +128,7 @@ struct MessageDTO: Content {
         channel = row.channel
         integrationConfigID = row.$integration.id
         patientID = row.patientID
+        contactID = row.contactID
         parentID = row.parentID
         to = masked ? Self.maskedRecipient(row) : row.recipient
         text = row.text

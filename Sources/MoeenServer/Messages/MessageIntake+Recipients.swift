@@ -4,9 +4,9 @@ import MoeenCore
 
 /// Who a message goes to beyond `to`: the fallback channels' recipients and a patient's own details.
 extension MessageIntake {
-    /// The fallback channels and their recipients (from `fallback_to`, else the patient), checked.
+    /// The fallback channels and their recipients (from `fallback_to`, else the patient or CRM contact), checked.
     func validateFallback(
-        _ input: MessageRequest, channel: MessageChannel?, text: String?, patient: Patient?,
+        _ input: MessageRequest, channel: MessageChannel?, text: String?, patient: Patient?, contact: CRMContact? = nil,
         problems: inout [String: String]
     ) async throws -> (channels: [MessageChannel], recipients: [String: String])? {
         if let after = input.fallbackAfter, !(1...604_800).contains(after) {
@@ -36,14 +36,15 @@ extension MessageIntake {
             }
             if fallback == .slack {
                 recipients[fallback.rawValue] = "webhook"
-            } else if let given = input.fallbackTo?[fallback.rawValue] ?? patient.flatMap({ Self.address(of: $0, for: fallback) }) {
+            } else if let given = input.fallbackTo?[fallback.rawValue] ?? patient.flatMap({ Self.address(of: $0, for: fallback) })
+                        ?? contact.flatMap({ Self.address(of: $0, for: fallback) }) {
                 if let normalized = OptOuts.normalize(given, channel: fallback) {
                     recipients[fallback.rawValue] = normalized
                 } else {
                     problems["fallback_to.\(fallback.rawValue)"] = fallback == .email ? "must be an e-mail address" : "must be a phone number like +966551234567"
                 }
             } else {
-                problems["fallback_to.\(fallback.rawValue)"] = "required: the recipient on \(fallback.rawValue) (or a patient_id with one)"
+                problems["fallback_to.\(fallback.rawValue)"] = "required: the recipient on \(fallback.rawValue) (or a patient_id or contact_id with one)"
             }
             do {
                 _ = try await resolveIntegration(channel: fallback, requested: nil)

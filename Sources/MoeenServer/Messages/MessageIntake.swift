@@ -53,6 +53,7 @@ struct MessageIntake {
                 }
                 let event = MessageEvent(messageID: try message.requireID(), at: now, status: .queued, source: source, detail: detail)
                 try await event.create(on: tx)
+                if message.contactID != nil { try await Self.recordContactActivity(message, createdBy: createdBy, on: tx) }
                 created.withLock { $0 = event }
             }
         } catch where UniqueViolation.matches(error) {
@@ -103,10 +104,12 @@ struct MessageIntake {
             patient = if let uuid = UUID(uuidString: raw) {
                 try await Patient.find(uuid, on: db)
             } else {
-                raw.count <= 64 ? try await Patient.query(on: db).filter(\.$publicID == raw).first() : nil
+                PublicID.matches(raw, .patient) && !JSONValue.string(raw).containsNULCharacter ? try await Patient.query(on: db).filter(\.$publicID == raw).first() : nil
             }
             if patient == nil { problems["patient_id"] = "no patient has this id" }
         }
+        // Or a CRM contact, the same way (never both: the message is recorded against one person).
+        let contact = try await contact(input, problems: &problems)
 
         let channel: MessageChannel?
         if let raw = input.channel {
@@ -115,6 +118,9 @@ struct MessageIntake {
         } else if let patient {
             channel = Self.preferredChannel(of: patient)
             if channel == nil { problems["channel"] = "required: the patient has no preferred channel, phone or e-mail" }
+        } else if let contact {
+            channel = Self.preferredChannel(of: contact)
+            if channel == nil { problems["channel"] = "required: the contact has no phone or e-mail" }
         } else {
             channel = nil
             problems["channel"] = "required (one of \(channelNames))"
@@ -123,6 +129,7 @@ struct MessageIntake {
         var recipient: String?
         if let channel {
             let given = input.to.flatMap { $0.isEmpty ? nil : $0 } ?? patient.flatMap { Self.address(of: $0, for: channel) }
+                ?? contact.flatMap { Self.address(of: $0, for: channel) }
             if channel == .slack {
                 // An incoming webhook posts to the channel it was made for; `to` is only a label.
                 recipient = given.map { $0.capped(characters: 255) } ?? "webhook"
@@ -132,7 +139,7 @@ struct MessageIntake {
                     problems["to"] = channel == .email ? "must be an e-mail address" : "must be a phone number like +966551234567 or 0551234567"
                 }
             } else {
-                problems["to"] = channel == .email ? "required (an e-mail address)" : "required (a phone number)"
+                problems["to"] = Self.missingAddress(channel, patient: patient, contact: contact)
             }
         }
 
@@ -179,7 +186,7 @@ struct MessageIntake {
             }
         }
 
-        let fallback = try await validateFallback(input, channel: channel, text: text, patient: patient, problems: &problems)
+        let fallback = try await validateFallback(input, channel: channel, text: text, patient: patient, contact: contact, problems: &problems)
 
         guard problems.isEmpty, let channel, let recipient, let integration else {
             throw APIError.validation(problems)
@@ -195,6 +202,7 @@ struct MessageIntake {
         message.channel = channel.rawValue
         message.$integration.id = try integration.requireID()
         message.patientID = try patient?.requireID()
+        message.contactID = try contact?.requireID()
         message.recipient = recipient
         message.text = text
         message.subject = channel == .email ? input.subject : nil

@@ -19,6 +19,7 @@ struct MessageRequest: Content {
     var html: String?
     var scheduledAt: String?
     var patientID: String?
+    var contactID: String?
     var priority: String?
     var fallbackChannels: [String]?
     var fallbackTo: [String: String]?
@@ -29,6 +30,7 @@ struct MessageRequest: Content {
         case integrationConfigID = "integration_config_id"
         case scheduledAt = "scheduled_at"
         case patientID = "patient_id"
+        case contactID = "contact_id"
         case fallbackChannels = "fallback_channels"
         case fallbackTo = "fallback_to"
         case fallbackAfter = "fallback_after"

@@ -68,7 +68,7 @@ struct MessagesController: RouteCollection {
         if let raw = req.query[String.self, at: "patient_id"] {
             if let uuid = UUID(uuidString: raw) {
                 query.filter(\.$patientID == uuid)
-            } else if let patient = raw.count <= 64 ? try await Patient.query(on: req.db).filter(\.$publicID == raw).first() : nil {
+            } else if let patient = PublicID.matches(raw, .patient) && !JSONValue.string(raw).containsNULCharacter ? try await Patient.query(on: req.db).filter(\.$publicID == raw).first() : nil {
                 query.filter(\.$patientID == patient.id)
             } else {
                 problems["patient_id"] = "no patient has this id"

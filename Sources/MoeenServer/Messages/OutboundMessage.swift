@@ -48,6 +48,8 @@ final class OutboundMessage: Model, @unchecked Sendable {
     @Field(key: "channel") var channel: String
     @Parent(key: "integration_config_id") var integration: IntegrationConfig
     @OptionalField(key: "patient_id") var patientID: UUID?
+    /// The CRM contact the message was sent to (`contact_id` in the request).
+    @OptionalField(key: "contact_id") var contactID: UUID?
     @OptionalField(key: "parent_id") var parentID: UUID?
     @Field(key: "recipient") var recipient: String
     @OptionalField(key: "text") var text: String?

@@ -16,13 +16,14 @@ enum KeyProviderSetup {
     static func configure(_ app: Application, config: MoeenConfiguration, transport: any HTTPTransport) async throws {
         let provider: any KeyProvider
         do {
-            provider = try KeyProviderFactory.build(
+            // Remote providers' calls are counted and timed (`moeen_key_provider_calls_total`).
+            provider = MetricsKeyProvider.wrapping(try KeyProviderFactory.build(
                 environment: config.environment,
                 isProduction: config.isProduction,
                 workingDirectory: URL(fileURLWithPath: app.directory.workingDirectory),
                 transport: transport,
                 logger: app.logger
-            )
+            ), metrics: app.metrics)
         } catch let error as SecretsError {
             throw ConfigurationError(variable: "MOEEN_KEY_PROVIDER", message: "could not be used: \(error)")
         }

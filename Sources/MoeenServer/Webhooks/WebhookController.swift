@@ -31,6 +31,7 @@ struct WebhookController: RouteCollection {
               WebhookSignatures.constantTimeEquals(Array(token.utf8), Array(expected.utf8)),
               challenge.count <= 1024
         else {
+            req.metrics.webhookRejected(provider: WebhookProvider.whatsapp.rawValue)
             await Self.reject(row, reason: "verification token did not match", on: req)
             throw APIError(.forbidden, code: "verification_failed", message: "The verify token does not match this integration's.")
         }
@@ -54,9 +55,11 @@ struct WebhookController: RouteCollection {
         do {
             try Self.verify(provider, req: req, body: body, config: config, integration: row, now: now)
         } catch let failure as WebhookSignatureError {
+            req.metrics.webhookRejected(provider: provider.rawValue)
             await Self.reject(row, reason: Self.describe(failure), on: req)
             throw APIError(.unauthorized, code: "invalid_signature", message: "The webhook signature is missing, wrong or too old.")
         }
+        req.metrics.webhookReceived(provider: provider.rawValue)
 
         // Slack's URL check answers the challenge; nothing to store.
         if provider == .slack, let root = JSONValue.parse(body), root["type"]?.stringValue == "url_verification" {

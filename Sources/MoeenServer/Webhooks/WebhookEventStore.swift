@@ -13,7 +13,7 @@ struct WebhookEventStore {
         guard !events.isEmpty else { return 0 }
         // One request may repeat an event; keep the first.
         var seen: Set<String> = []
-        let unique = events.filter { seen.insert($0.eventID).inserted }
+        let unique = events.filter { seen.insert($0.eventID.replacingNULCharacters).inserted }
         guard let sql = db as? any SQLDatabase else { return 0 }
         var insert = sql.insert(into: WebhookEvent.schema)
             .columns("id", "public_id", "provider", "integration_config_id", "event_id", "event_type", "payload",
@@ -21,8 +21,9 @@ struct WebhookEventStore {
         for event in unique {
             insert = insert.values(
                 SQLBind(OrderedUUID.next(now: now)), SQLBind(PublicID.make(.webhookEvent, at: now, randomHexDigits: 16)),
-                SQLBind(provider.rawValue), SQLBind(integration), SQLBind(event.eventID),
-                SQLBind(event.eventType.capped(characters: 100)), SQLBind(event.payload), SQLBind(now), SQLBind(now),
+                SQLBind(provider.rawValue), SQLBind(integration), SQLBind(event.eventID.replacingNULCharacters),
+                SQLBind(event.eventType.replacingNULCharacters.capped(characters: 100)), SQLBind(event.payload.replacingNULCharacters),
+                SQLBind(now), SQLBind(now),
                 SQLBind(now), SQLBind(now))
         }
         let rows = try await insert.ignoringConflicts(with: ["integration_config_id", "event_id"]).returning("id").all()

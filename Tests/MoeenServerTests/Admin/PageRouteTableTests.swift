@@ -22,6 +22,8 @@ enum PageRoleTable {
         Rule(unsafe: true, pattern: ["settings", "integrations", "**"], role: .admin),
         Rule(unsafe: true, pattern: ["settings", "messages", "*", "retry"], role: .manager),
         Rule(unsafe: true, pattern: ["settings", "messages", "*", "cancel"], role: .manager),
+        Rule(unsafe: true, pattern: ["settings", "alerts", "*", "acknowledge"], role: .manager),
+        Rule(unsafe: true, pattern: ["settings", "alerts", "rules", "**"], role: .admin),
         Rule(unsafe: false, pattern: ["settings", "**"], role: .viewer),
     ]
 

@@ -145,6 +145,22 @@ struct WebhookIntakeTests {
         }
     }
 
+    @Test("a signed webhook carrying U+0000 is stored and applied once (NUL kept as U+FFFD), never a 5xx the provider would retry forever")
+    func nulCharacterInASignedWebhook() async throws {
+        try await Self.withWhatsApp { app, admin, integration, _, _ in
+            let path = "webhooks/whatsapp/\(integration)"
+            let body = WebhookTestData.whatsAppInbound(id: "wamid.NUL1", from: "966551234567", text: "before\u{0}after")
+            #expect(String(decoding: body, as: UTF8.self).contains("\\u0000"))
+            #expect(try await app.postWebhook(path, body: body, headers: Self.signed(body)).status == .ok)
+            #expect(try await app.postWebhook(path, body: body, headers: Self.signed(body)).status == .ok)
+            try await app.processWebhooks()
+            let replies = try await app.call(.GET, "api/inbound-messages", auth: admin)
+            let data = try #require(replies.json["data"] as? [[String: Any]])
+            #expect(data.count == 1)
+            #expect(try await InboundMessage.query(on: app.db).first()?.text == "before\u{FFFD}after")
+        }
+    }
+
     @Test("a restart between storing and processing loses nothing, and processing twice applies nothing twice")
     func restartInTheMiddle() async throws {
         // A database that outlives one application: a file (SQLite) or its own PostgreSQL database.

@@ -138,7 +138,9 @@ struct IntegrationPageController: RouteCollection {
                     message: log.errorMessage ?? (log.status == "success" ? Strings.text("result_success", language) : ""),
                     duration: log.durationMs.map { "\(language.format($0)) \(Strings.text("ms", language))" } ?? "—"
                 )
-            }
+            },
+            credentialsExpiry: CredentialExpiryField(row, entered: draft?.values[CredentialExpiry.field],
+                                                     problem: draft?.errors[CredentialExpiry.field], language)
         )
         return try await AdminView.render("admin-integration", page, status: status, for: req)
     }
@@ -165,7 +167,9 @@ struct IntegrationPageController: RouteCollection {
         }
         let name = form["name"]?.trimmingCharacters(in: .whitespacesAndNewlines)
         let description = form["description"]?.trimmingCharacters(in: .whitespacesAndNewlines)
-        let patch = IntegrationPatch(name: name, description: description, config: config, isEnabled: nil)
+        var patch = IntegrationPatch(name: name, description: description, config: config, isEnabled: nil)
+        patch.credentialsExpireAt = CredentialExpiry.change(form: form[CredentialExpiry.field], stored: row.credentialsExpireAt)
+        entered[CredentialExpiry.field] = form[CredentialExpiry.field]
         do {
             _ = try await IntegrationWriter(req: req).update(row, patch, by: req.currentUser)
         } catch let error as APIError where error.code == UnreadableSecrets.code {

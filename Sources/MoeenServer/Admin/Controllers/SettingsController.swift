@@ -4,7 +4,7 @@ import MoeenCore
 import Vapor
 
 /// `/settings` and its tabs General, Integrations, Alerts and Security (Users: `UsersPageController`; Messages:
-/// `MessagesPageController`).
+/// `MessagesPageController`; Alerts: `AlertsPageController`).
 /// Every signed-in role reads General, Integrations and Alerts; Security, and changing the quiet hours on
 /// General (`SettingsController+QuietHours.swift`), are for admins.
 struct SettingsController: RouteCollection {
@@ -12,7 +12,6 @@ struct SettingsController: RouteCollection {
         let readers = routes.grouped(RequirePageRole(role: .viewer))
         readers.get(SiteURL.settings(.general).pathComponents, use: general)
         readers.get(SiteURL.settings(.integrations).pathComponents, use: integrations)
-        readers.get(SiteURL.settings(.alerts).pathComponents, use: alerts)
         let admins = routes.grouped(RequirePageRole(role: .admin))
         admins.get(SiteURL.settings(.security).pathComponents, use: security)
         admins.formPost(SiteURL.deliverySettings.pathComponents, maxSize: "16kb", use: saveQuietHours)
@@ -42,12 +41,23 @@ struct SettingsController: RouteCollection {
                   value: language.format(rows.filter { $0.lastTestAt != nil && $0.healthScore >= 80 }.count), ltr: true),
             .init(label: Strings.text("health_interval", language),
                   value: "\(language.format(Int(config.healthInterval.components.seconds))) \(Strings.text("seconds", language))", ltr: false),
+            .init(label: Strings.text("scheduled_checks", language),
+                  value: try await Self.lastScheduledCheck(req, language), ltr: false),
+            .init(label: Strings.text("retention", language),
+                  value: "\(language.format(config.monitoring.retentionDays)) \(Strings.text("days", language))", ltr: false),
         ]
         let preferences = try await CentreDeliveryPreferences.load(on: req.db)
         let form = try req.currentUser.role == .admin ? Self.quietHoursForm(preferences, draft: quietHoursDraft, language) : nil
         let page = GeneralPage(frame: PageFrame(req, title: Strings.text("tab_general", language), tab: .general), facts: facts,
                                quietHours: QuietHoursSection(preferences, form: form, language))
         return try await AdminView.render("admin-general", page, status: status, for: req)
+    }
+
+    /// When the scheduler last finished a health check (any process), or that none has run yet.
+    static func lastScheduledCheck(_ req: Request, _ language: Language) async throws -> String {
+        let jobs = try await ScheduledJobStore(db: req.db).all().filter { $0.name.hasPrefix(Scheduler.healthPrefix) }
+        guard let last = jobs.compactMap(\.lastFinishedAt).max() else { return Strings.text("scheduled_checks_none", language) }
+        return Strings.text("scheduled_checks_last", language) + " " + language.format(last)
     }
 
     @Sendable
@@ -69,17 +79,13 @@ struct SettingsController: RouteCollection {
                     health: HealthBadge(score: row.healthScore, tested: row.lastTestAt != nil, language),
                     lastTest: row.lastTestAt.map { TimeDisplay($0, language) },
                     lastResult: .testResult(row.lastTestStatus, language),
-                    lastMessage: row.lastTestStatus == "success" ? Strings.text("test_success_message", language) : row.lastTestMessage
+                    lastMessage: row.lastTestStatus == "success" ? Strings.text("test_success_message", language) : row.lastTestMessage,
+                    expiry: CredentialExpiryMarker(row.credentialsExpireAt, now: Date(), language)
                 )
-            }
+            },
+            upcomingExpiries: UpcomingExpiry.list(sorted, now: Date(), language)
         )
         return try await AdminView.render("admin-integrations", page, for: req)
-    }
-
-    @Sendable
-    func alerts(req: Request) async throws -> Response {
-        let page = AlertsPage(frame: PageFrame(req, title: Strings.text("tab_alerts", req.language), tab: .alerts))
-        return try await AdminView.render("admin-alerts", page, for: req)
     }
 
     @Sendable

@@ -111,6 +111,8 @@ struct IntegrationPage: Encodable {
     let health: HealthBadge
     let chart: HealthChart
     let logs: [LogRow]
+    /// The `credentials_expire_at` date field (`CredentialExpiryDisplay.swift`).
+    var credentialsExpiry: CredentialExpiryField? = nil
 }
 
 /// The health score over time as an inline SVG line chart (no script needed), with a table as its text

@@ -28,15 +28,14 @@ struct IntegrationsPage: Encodable {
         let lastTest: TimeDisplay?
         let lastResult: StatusBadge?
         let lastMessage: String?
+        /// Credentials that expired or expire within 30 days.
+        var expiry: CredentialExpiryMarker? = nil
     }
 
     let frame: PageFrame
     let rows: [Row]
-}
-
-/// `/settings/alerts`.
-struct AlertsPage: Encodable {
-    let frame: PageFrame
+    /// The "upcoming expiries" summary (`CredentialExpiryDisplay.swift`).
+    var upcomingExpiries: [UpcomingExpiry] = []
 }
 
 /// `/settings/security`.
