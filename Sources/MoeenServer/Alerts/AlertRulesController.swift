@@ -32,19 +32,10 @@ struct AlertRulesController: RouteCollection {
     func create(req: Request) async throws -> Response {
         let input = try Self.decode(req)
         let draft = try await AlertRuleValidation.validate(input, existing: nil, on: req.db)
-        let user = try req.currentUser
-        let rule = AlertRule()
-        rule.id = UUID()
-        rule.publicID = PublicID.make(.alertRule)
-        rule.isDefault = false
-        rule.createdBy = user.id
+        let writer = try AlertRuleWriter(req)
+        let rule = writer.newRule()
         draft.apply(to: rule)
-        try await Self.write(req) { db in
-            try await rule.create(on: db)
-            let after = try await AlertJSON.ruleDTOs([rule], on: db)[0]
-            try await AuditLog(action: "INSERT", tableName: AlertRule.schema, recordID: try rule.requireID().uuidString,
-                               oldValues: nil, newValues: after.auditJSON, userID: user.id, ipAddress: req.clientAddress).create(on: db)
-        }
+        try await Self.conflictOnTakenName { try await writer.save(rule, before: nil) }
         req.logger.info("alert rule created", metadata: ["rule": .string(rule.publicID), "kind": .string(rule.kind)])
         let dto = try await AlertJSON.ruleDTOs([rule], on: req.db)[0]
         return try await dto.encodeResponse(status: .created, for: req)
@@ -57,14 +48,8 @@ struct AlertRulesController: RouteCollection {
         let before = try await AlertJSON.ruleDTOs([rule], on: req.db)[0]
         let draft = try await AlertRuleValidation.validate(input, existing: rule, on: req.db)
         draft.apply(to: rule)
-        let user = try req.currentUser
-        try await Self.write(req) { db in
-            try await rule.save(on: db)
-            let after = try await AlertJSON.ruleDTOs([rule], on: db)[0]
-            try await AuditLog(action: "UPDATE", tableName: AlertRule.schema, recordID: try rule.requireID().uuidString,
-                               oldValues: before.auditJSON, newValues: after.auditJSON, userID: user.id,
-                               ipAddress: req.clientAddress).create(on: db)
-        }
+        let writer = try AlertRuleWriter(req)
+        try await Self.conflictOnTakenName { try await writer.save(rule, before: before) }
         req.logger.info("alert rule changed", metadata: ["rule": .string(rule.publicID)])
         return try await AlertJSON.ruleDTOs([rule], on: req.db)[0]
     }
@@ -72,14 +57,7 @@ struct AlertRulesController: RouteCollection {
     @Sendable
     func delete(req: Request) async throws -> HTTPStatus {
         let rule = try await Self.rule(req)
-        let before = try await AlertJSON.ruleDTOs([rule], on: req.db)[0]
-        let user = try req.currentUser
-        let id = try rule.requireID()
-        try await req.db.transaction { db in
-            try await rule.delete(on: db)
-            try await AuditLog(action: "DELETE", tableName: AlertRule.schema, recordID: id.uuidString,
-                               oldValues: before.auditJSON, newValues: nil, userID: user.id, ipAddress: req.clientAddress).create(on: db)
-        }
+        try await AlertRuleWriter(req).delete(rule)
         req.logger.info("alert rule deleted", metadata: ["rule": .string(rule.publicID)])
         return .noContent
     }
@@ -104,10 +82,10 @@ struct AlertRulesController: RouteCollection {
         }
     }
 
-    /// Runs the write in a transaction; a name taken meanwhile by another request is 409.
-    private static func write(_ req: Request, _ body: @escaping @Sendable (any Database) async throws -> Void) async throws {
+    /// Runs the write; a name taken meanwhile by another request is 409.
+    private static func conflictOnTakenName(_ write: () async throws -> Void) async throws {
         do {
-            try await req.db.transaction { db in try await body(db) }
+            try await write()
         } catch where UniqueViolation.matches(error) {
             throw APIError.conflict("Another alert rule has this name; choose another name.")
         }

@@ -20,14 +20,8 @@ extension AlertsPageController {
     @Sendable
     func deleteRule(req: Request) async throws -> Response {
         let rule = try await Self.rule(req)
-        let before = try await AlertJSON.ruleDTOs([rule], on: req.db)[0]
         let user = try req.currentUser
-        let id = try rule.requireID()
-        try await req.db.transaction { db in
-            try await rule.delete(on: db)
-            try await AuditLog(action: "DELETE", tableName: AlertRule.schema, recordID: id.uuidString,
-                               oldValues: before.auditJSON, newValues: nil, userID: user.id, ipAddress: req.clientAddress).create(on: db)
-        }
+        try await AlertRuleWriter(req).delete(rule)
         req.logger.info("alert rule deleted", metadata: ["rule": .string(rule.publicID), "by": "\(user.id)"])
         return AdminView.redirect(req, to: Paths.tab, notice: "rule_deleted")
     }
@@ -51,24 +45,13 @@ extension AlertsPageController {
             return try await nameTaken(req, draft)
         }
 
-        let rule = existing ?? AlertRule()
+        let writer = try AlertRuleWriter(req)
+        let rule = existing ?? writer.newRule()
         let before: AlertRuleDTO?
         if let existing { before = try await AlertJSON.ruleDTOs([existing], on: req.db)[0] } else { before = nil }
-        if existing == nil {
-            rule.id = UUID()
-            rule.publicID = PublicID.make(.alertRule)
-            rule.isDefault = false
-            rule.createdBy = user.id
-        }
         checked.apply(to: rule)
         do {
-            try await req.db.transaction { db in
-                if before == nil { try await rule.create(on: db) } else { try await rule.save(on: db) }
-                let after = try await AlertJSON.ruleDTOs([rule], on: db)[0]
-                try await AuditLog(action: before == nil ? "INSERT" : "UPDATE", tableName: AlertRule.schema,
-                                   recordID: try rule.requireID().uuidString, oldValues: before?.auditJSON,
-                                   newValues: after.auditJSON, userID: user.id, ipAddress: req.clientAddress).create(on: db)
-            }
+            try await writer.save(rule, before: before)
         } catch where UniqueViolation.matches(error) {
             return try await nameTaken(req, draft)
         }
