@@ -31,10 +31,10 @@ struct GoogleTokenCacheTests {
         logger.logLevel = .warning
         let registry = ConnectorRegistry(transport: transport, policy: .local, logger: logger)
         var settings = GoogleCalendarStandIn().workingSettings(baseURL: try #require(URL(string: "http://127.0.0.1:9")))
-        let first = await registry.googleCalendar.probe(config: settings, timeout: .seconds(5))
+        let first = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
         #expect(first.success, "\(first.message)")
         settings["api_url"] = "http://127.0.0.2:9/calendar/v3"
-        let second = await registry.googleCalendar.probe(config: settings, timeout: .seconds(5))
+        let second = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
         #expect(second.success, "\(second.message)")
 
         let requests = transport.requests
@@ -44,7 +44,7 @@ struct GoogleTokenCacheTests {
         #expect(overridden.first?.header("Authorization") == "Bearer token-2")
 
         // The same settings again reuse their own token.
-        _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(5))
+        _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
         #expect(transport.requests.filter { $0.url.hasSuffix("/token") }.count == 2)
     }
 

@@ -10,8 +10,8 @@ struct GoogleTokenTests {
     func formEncodedAndCached() async throws {
         try await withStandIn(GoogleCalendarStandIn()) { standIn, settings in
             let registry = makeRegistry()
-            let first = await registry.googleCalendar.probe(config: settings, timeout: .seconds(10))
-            let second = await registry.googleCalendar.probe(config: settings, timeout: .seconds(10))
+            let first = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
+            let second = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
             #expect(first.success && second.success)
             #expect(await standIn.state.tokensIssued == 1)
             let tokenRequests = await standIn.recorder.requests(pathSuffix: "/token")
@@ -35,7 +35,7 @@ struct GoogleTokenTests {
             let registry = makeRegistry()
             let results = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<8 {
-                    group.addTask { await registry.googleCalendar.probe(config: settings, timeout: .seconds(10)).success }
+                    group.addTask { await registry.googleCalendar.probe(config: settings, timeout: .seconds(60)).success }
                 }
                 return await group.reduce(into: [Bool]()) { $0.append($1) }
             }
@@ -49,14 +49,14 @@ struct GoogleTokenTests {
         try await withStandIn(GoogleCalendarStandIn()) { standIn, settings in
             let registry = makeRegistry()
             await standIn.state.update { $0.expiresIn = 30 } // inside the 60 s margin: never reused
-            _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(10))
-            _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(10))
+            _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
+            _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
             #expect(await standIn.state.tokensIssued == 2)
 
             await standIn.state.update { $0.expiresIn = 3599 }
-            _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(10))
+            _ = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
             await standIn.state.revokeAccessTokens()
-            let result = await registry.googleCalendar.probe(config: settings, timeout: .seconds(10))
+            let result = await registry.googleCalendar.probe(config: settings, timeout: .seconds(60))
             #expect(result.success, "\(result.message)")
             #expect(await standIn.state.tokensIssued == 4)
             #expect(result.exchanges.map(\.status) == [401, 200, 200])

@@ -38,12 +38,12 @@ struct LogRedactionTests {
 
         var errorTexts: [String] = []
         do {
-            _ = try await registry.slack.send(ChannelMessage(to: "", text: "hello"), config: settings, timeout: .seconds(5))
+            _ = try await registry.slack.send(ChannelMessage(to: "", text: "hello"), config: settings, timeout: .seconds(60))
             Issue.record("expected a failure")
         } catch {
             errorTexts = [error.message, error.description]
         }
-        let probe = await registry.slack.probe(config: settings, timeout: .seconds(5))
+        let probe = await registry.slack.probe(config: settings, timeout: .seconds(60))
         #expect(!probe.success)
         #expect(transport.requests.count == 2)
         expectNoLeak(capture, errorTexts + [probe.message, try exchangesText(probe.exchanges)])

@@ -36,14 +36,14 @@ struct OutboundPinningTests {
             logger: quietLogger)
         let settings = ["webhook_url": "http://rebind.invalid:9/services/T0/B0/pinningHookSecret", "channel": "#ops"]
 
-        let first = await registry.slack.probe(config: settings, timeout: .seconds(5))
+        let first = await registry.slack.probe(config: settings, timeout: .seconds(60))
         #expect(first.success, "\(first.message)")
         #expect(transport.requests.map(\.connectAddress) == [IPAddress("127.0.0.1")])
         #expect(transport.requests.first?.url == settings["webhook_url"])
         #expect(resolver.calls == 1)
 
         // The name now "resolves" to the metadata endpoint: refused, nothing sent.
-        let second = await registry.slack.probe(config: settings, timeout: .seconds(5))
+        let second = await registry.slack.probe(config: settings, timeout: .seconds(60))
         #expect(second.error?.category == .policy)
         #expect(transport.requests.count == 1)
         #expect(resolver.calls == 2)
@@ -62,7 +62,7 @@ struct OutboundPinningTests {
                 policy: OutboundTargetPolicy(allowPrivateTargets: true, requireHTTPS: false, resolver: resolver),
                 logger: quietLogger)
 
-            let result = await registry.slack.probe(config: pinned, timeout: .seconds(10))
+            let result = await registry.slack.probe(config: pinned, timeout: .seconds(60))
             #expect(result.success, "\(result.message)")
             let received = await standIn.recorder.requests
             #expect(received.count == 1)
@@ -70,7 +70,7 @@ struct OutboundPinningTests {
             #expect(resolver.calls == 1)
             #expect(await transport.pinnedClientCount == 1)
 
-            let second = await registry.slack.probe(config: pinned, timeout: .seconds(10))
+            let second = await registry.slack.probe(config: pinned, timeout: .seconds(60))
             #expect(second.error?.category == .policy)
             #expect(await standIn.recorder.count == 1)
             await transport.shutdown()
@@ -132,14 +132,14 @@ struct OutboundPinningTests {
                                              resolver: resolver),
                 logger: quietLogger)
 
-            let listed = await registry.slack.probe(config: try slackSettings(settings, host: "localhost"), timeout: .seconds(10))
+            let listed = await registry.slack.probe(config: try slackSettings(settings, host: "localhost"), timeout: .seconds(60))
             #expect(listed.success, "\(listed.message)")
             #expect(resolver.calls == 1, "one look-up: the transport reuses the policy's address")
-            let literal = await registry.slack.probe(config: settings, timeout: .seconds(10))
+            let literal = await registry.slack.probe(config: settings, timeout: .seconds(60))
             #expect(literal.success, "\(literal.message)")
 
             let refused = await registry.slack.probe(config: try slackSettings(settings, host: "hooks.example.org"),
-                                                     timeout: .seconds(10))
+                                                     timeout: .seconds(60))
             #expect(refused.error?.category == .policy)
             #expect(refused.message.contains("hooks.example.org"))
             #expect(resolver.calls == 1)

@@ -10,7 +10,7 @@ struct ProbeMatrixTests {
     @Test("good settings succeed with details, and no secret is recorded", arguments: IntegrationType.allCases)
     func good(type: IntegrationType) async throws {
         try await withStandIn(makeStandIn(type)) { _, settings in
-            let result = await makeRegistry().connector(for: type).probe(config: settings, timeout: .seconds(10))
+            let result = await makeRegistry().connector(for: type).probe(config: settings, timeout: .seconds(60))
             #expect(result.success, "\(result.message)")
             #expect(result.status == "success")
             #expect(result.statusCode == 200)
@@ -59,7 +59,7 @@ struct ProbeMatrixTests {
                 config["api_key"] = "wrong-key"
                 expected = "Invalid API key"
             }
-            let result = await makeRegistry().connector(for: type).probe(config: config, timeout: .seconds(10))
+            let result = await makeRegistry().connector(for: type).probe(config: config, timeout: .seconds(60))
             #expect(!result.success)
             #expect(result.status == "failed")
             #expect(result.message == expected)
@@ -87,7 +87,7 @@ struct ProbeMatrixTests {
     func policy(type: IntegrationType) async throws {
         try await withStandIn(makeStandIn(type)) { standIn, settings in
             let registry = makeRegistry(policy: OutboundTargetPolicy(allowPrivateTargets: false, requireHTTPS: false))
-            let result = await registry.connector(for: type).probe(config: settings, timeout: .seconds(5))
+            let result = await registry.connector(for: type).probe(config: settings, timeout: .seconds(60))
             #expect(!result.success)
             #expect(result.error?.category == .policy)
             #expect(result.message.contains("127.0.0.1"))

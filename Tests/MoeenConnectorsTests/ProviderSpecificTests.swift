@@ -10,7 +10,7 @@ struct ProviderSpecificTests {
     func whatsappDetails() async throws {
         try await withStandIn(WhatsAppStandIn()) { standIn, settings in
             await standIn.state.update { $0.qualityRating = "YELLOW" }
-            let result = await makeRegistry().whatsapp.probe(config: settings, timeout: .seconds(10))
+            let result = await makeRegistry().whatsapp.probe(config: settings, timeout: .seconds(60))
             #expect(result.details["verified_name"] == "Moeen Test Centre")
             #expect(result.details["quality_rating"] == "YELLOW")
             let request = try #require(await standIn.recorder.requests.first)
@@ -24,7 +24,7 @@ struct ProviderSpecificTests {
         try await withStandIn(WhatsAppStandIn()) { _, settings in
             var config = settings
             config["access_token"] = "expired"
-            let result = await makeRegistry().whatsapp.probe(config: config, timeout: .seconds(10))
+            let result = await makeRegistry().whatsapp.probe(config: config, timeout: .seconds(60))
             #expect(result.message.hasPrefix("Invalid OAuth access token"))
             #expect(result.statusCode == 401)
             #expect(result.error?.code == "190")
@@ -36,7 +36,7 @@ struct ProviderSpecificTests {
     func twilioSuspended() async throws {
         try await withStandIn(TwilioStandIn()) { standIn, settings in
             await standIn.state.update { $0.status = "suspended" }
-            let result = await makeRegistry().sms.probe(config: settings, timeout: .seconds(10))
+            let result = await makeRegistry().sms.probe(config: settings, timeout: .seconds(60))
             #expect(!result.success)
             #expect(result.message == "The Twilio account is suspended, not active")
             #expect(result.details["status"] == "suspended")
@@ -48,7 +48,7 @@ struct ProviderSpecificTests {
     @Test("Twilio account answer's auth_token is not recorded")
     func twilioRedaction() async throws {
         try await withStandIn(TwilioStandIn()) { _, settings in
-            let result = await makeRegistry().sms.probe(config: settings, timeout: .seconds(10))
+            let result = await makeRegistry().sms.probe(config: settings, timeout: .seconds(60))
             #expect(result.success)
             let body = try #require(result.exchanges.first?.responseBody)
             #expect(body["auth_token"] == "[REDACTED]")
@@ -60,7 +60,7 @@ struct ProviderSpecificTests {
     func sendGridScope() async throws {
         try await withStandIn(SendGridStandIn()) { standIn, settings in
             await standIn.state.update { $0.scopes = ["alerts.read", "stats.read"] }
-            let result = await makeRegistry().email.probe(config: settings, timeout: .seconds(10))
+            let result = await makeRegistry().email.probe(config: settings, timeout: .seconds(60))
             #expect(!result.success)
             #expect(result.message.contains("mail.send"))
             #expect(result.details["scopes"] == ["alerts.read", "stats.read"])
@@ -72,7 +72,7 @@ struct ProviderSpecificTests {
     func googleReader(role: String) async throws {
         try await withStandIn(GoogleCalendarStandIn()) { standIn, settings in
             await standIn.state.update { $0.accessRole = role }
-            let result = await makeRegistry().googleCalendar.probe(config: settings, timeout: .seconds(10))
+            let result = await makeRegistry().googleCalendar.probe(config: settings, timeout: .seconds(60))
             #expect(!result.success)
             #expect(result.message.contains("Access role \(role)"))
             #expect(result.message.contains("writer or owner"))
@@ -86,7 +86,7 @@ struct ProviderSpecificTests {
         try await withStandIn(RecordAPIStandIn.seha()) { _, settings in
             var config = settings
             config["facility_id"] = "FAC-9999"
-            let result = await makeRegistry().seha.probe(config: config, timeout: .seconds(10))
+            let result = await makeRegistry().seha.probe(config: config, timeout: .seconds(60))
             #expect(result.message == "Facility not found")
             #expect(result.error?.category == .notFound)
             #expect(result.statusCode == 404)
@@ -97,7 +97,7 @@ struct ProviderSpecificTests {
     func dropped() async throws {
         try await withStandIn(TatmanStandInFactory.make()) { standIn, settings in
             await standIn.faults.set(FaultPlan(dropConnection: true))
-            let result = await makeRegistry().tatman.probe(config: settings, timeout: .seconds(10))
+            let result = await makeRegistry().tatman.probe(config: settings, timeout: .seconds(60))
             #expect(!result.success)
             #expect(result.error?.kind == .retryable)
             #expect(result.error?.category == .network)
@@ -108,7 +108,7 @@ struct ProviderSpecificTests {
     func hangRelease() async throws {
         try await withStandIn(SlackStandIn()) { standIn, settings in
             await standIn.faults.set(FaultPlan(hang: true))
-            let probe = Task { await makeRegistry().slack.probe(config: settings, timeout: .seconds(10)) }
+            let probe = Task { await makeRegistry().slack.probe(config: settings, timeout: .seconds(60)) }
             #expect(await waitUntil { await standIn.faults.hungCount == 1 })
             await standIn.faults.clear()
             let result = await probe.value

@@ -37,7 +37,7 @@ func withStandIn<S: ProviderStandIn, R>(
 }
 
 /// Polls `condition` until it holds or `deadline` passes (no fixed sleeps).
-func waitUntil(_ deadline: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+func waitUntil(_ deadline: Duration = .seconds(60), _ condition: () async -> Bool) async -> Bool {
     let end = ContinuousClock.now + deadline
     while ContinuousClock.now < end {
         if await condition() { return true }

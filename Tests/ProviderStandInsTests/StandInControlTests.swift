@@ -22,7 +22,7 @@ struct StandInControlTests {
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
         }
         return try await transport.send(OutboundRequest(method: method, url: url, headers: headers, body: body,
-                                                        timeout: .seconds(10)))
+                                                        timeout: .seconds(60)))
     }
 
     /// Sends one SMS to the Twilio stand-in at `base`.
@@ -130,7 +130,7 @@ struct StandInControlTests {
             _ = try await call("PUT", control + "/faults", json: ["hang": true])
             let send = Task { try await sms(base, to: "+966551234567", text: "held") }
             var hung = false
-            let deadline = ContinuousClock.now + .seconds(5)
+            let deadline = ContinuousClock.now + .seconds(60)
             while !hung, ContinuousClock.now < deadline {
                 hung = JSONValue.parse(try await call("GET", control + "/stats").body)?["hung"] == .number(1)
             }

@@ -9,7 +9,7 @@ struct StandInCredentialTests {
     static let client = AsyncHTTPClientTransport.makeClient()
 
     func get(_ url: String, headers: [(name: String, value: String)] = []) async throws -> InboundResponse {
-        try await AsyncHTTPClientTransport(client: Self.client).send(OutboundRequest(method: "GET", url: url, headers: headers, timeout: .seconds(5)))
+        try await AsyncHTTPClientTransport(client: Self.client).send(OutboundRequest(method: "GET", url: url, headers: headers, timeout: .seconds(60)))
     }
 
     @Test("WhatsApp: no token is Graph error 104, a wrong one 190, the right one the phone number; requests are recorded")
