@@ -5,23 +5,15 @@ Every page state reached is checked with axe-core for WCAG 2.x A/AA violations, 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from axe import assert_no_violations
+from page import by_testid, html_lang, wait
 
 ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "e2e admin password"
 SETTINGS_TABS = ("general", "integrations", "messages", "users", "alerts", "security")
 VIEWER_EMAIL = "viewer@example.org"
 VIEWER_PASSWORD = "e2e viewer password"
-
-
-def wait(driver, seconds=20):
-    return WebDriverWait(driver, seconds)
-
-
-def by_testid(name):
-    return (By.CSS_SELECTOR, f"[data-testid='{name}']")
 
 
 def shot(driver, artifacts, name):
@@ -43,10 +35,6 @@ def open_whatsapp(driver):
         (By.CSS_SELECTOR, "[data-testid='integration-row'][data-type='whatsapp']")))
     row.find_element(*by_testid("integration-link")).click()
     wait(driver).until(EC.presence_of_element_located(by_testid("integration-form")))
-
-
-def html_lang(driver):
-    return driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
 
 
 def switch_language(driver, lang):

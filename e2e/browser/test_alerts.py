@@ -13,26 +13,14 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.select import Select
-from selenium.webdriver.support.ui import WebDriverWait
 
 from axe import assert_no_violations
+from page import by_testid, html_lang, wait
 from conftest import running_server
 
 ADMIN_EMAIL = "alerts-admin@example.org"
 PASSWORD = "e2e alerts password"
 RULE_NAME = "WhatsApp failing (e2e)"
-
-
-def wait(driver, seconds=20):
-    return WebDriverWait(driver, seconds)
-
-
-def by_testid(name):
-    return (By.CSS_SELECTOR, f"[data-testid='{name}']")
-
-
-def html_lang(driver):
-    return driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
 
 
 def open_alerts(driver, base, lang):

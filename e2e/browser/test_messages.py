@@ -10,9 +10,9 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from axe import assert_no_violations
+from page import by_testid, html_lang, switch_language, wait
 
 OPS_EMAIL = "messages-admin@example.org"
 MANAGER_EMAIL = "messages-manager@example.org"
@@ -20,24 +20,6 @@ VIEWER_EMAIL = "messages-viewer@example.org"
 PASSWORD = "e2e messages password"
 SENT_TO = "+966551234567"
 FAILED_TO = "+966551234568"
-
-
-def wait(driver, seconds=20):
-    return WebDriverWait(driver, seconds)
-
-
-def by_testid(name):
-    return (By.CSS_SELECTOR, f"[data-testid='{name}']")
-
-
-def html_lang(driver):
-    return driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
-
-
-def switch_language(driver, lang):
-    if html_lang(driver) != lang:
-        driver.find_element(*by_testid("language-switch")).click()
-        wait(driver).until(lambda d: html_lang(d) == lang)
 
 
 def create_user(server, email, role):

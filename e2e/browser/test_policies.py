@@ -11,9 +11,9 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from axe import assert_no_violations
+from page import by_testid, html_lang, switch_language, wait
 
 ADMIN_EMAIL = "policies-admin@example.org"
 STAFF_EMAIL = "policies-staff@example.org"
@@ -21,24 +21,6 @@ VIEWER_EMAIL = "policies-viewer@example.org"
 PASSWORD = "e2e policies password"
 OPTED_OUT = "+966551230001"
 OPTED_OUT_LOCAL = "0551230001"
-
-
-def wait(driver, seconds=20):
-    return WebDriverWait(driver, seconds)
-
-
-def by_testid(name):
-    return (By.CSS_SELECTOR, f"[data-testid='{name}']")
-
-
-def html_lang(driver):
-    return driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
-
-
-def switch_language(driver, lang):
-    if html_lang(driver) != lang:
-        driver.find_element(*by_testid("language-switch")).click()
-        wait(driver).until(lambda d: html_lang(d) == lang)
 
 
 def create_user(server, email, role):

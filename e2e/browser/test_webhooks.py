@@ -14,9 +14,9 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 from axe import assert_no_violations
+from page import by_testid, switch_language, wait
 
 ADMIN_EMAIL = "webhooks-admin@example.org"
 VIEWER_EMAIL = "webhooks-viewer@example.org"
@@ -25,24 +25,6 @@ APP_SECRET = "e2e-app-secret-" + uuid.uuid4().hex
 RECIPIENT = "+966551239001"
 REPLY_FROM = "966551239002"
 REPLY_TEXT = "شكراً، سأحضر الجلسة"
-
-
-def wait(driver, seconds=20):
-    return WebDriverWait(driver, seconds)
-
-
-def by_testid(name):
-    return (By.CSS_SELECTOR, f"[data-testid='{name}']")
-
-
-def html_lang(driver):
-    return driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
-
-
-def switch_language(driver, lang):
-    if html_lang(driver) != lang:
-        driver.find_element(*by_testid("language-switch")).click()
-        wait(driver).until(lambda d: html_lang(d) == lang)
 
 
 def create_user(server, email, role):
